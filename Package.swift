@@ -1,0 +1,43 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// One module per pipeline stage: SourceFile -> ModelSpec (BPCSpec) -> Plan (BPCCompiler)
+/// -> Network (BPCRuntime) or emitted text (BPCEmit). BPCPlan and BPCRuntime use only the
+/// standard library and the platform's C math library, so they can be embedded.
+let package = Package(
+    name: "bpc",
+    products: [
+        .executable(name: "bpc", targets: ["bpc"]),
+        .library(name: "BPC", targets: ["BPCPlan", "BPCSpec", "BPCCompiler", "BPCRuntime", "BPCEmit", "BPCExpect"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        .target(name: "BPCPlan"),
+        .target(name: "BPCSpec", dependencies: ["CYAML"]),
+        .target(name: "BPCCompiler", dependencies: ["BPCSpec", "BPCPlan"]),
+        .target(name: "BPCRuntime", dependencies: ["BPCPlan"]),
+        .target(name: "BPCEmit", dependencies: ["BPCPlan"]),
+        .target(name: "BPCExpect", dependencies: ["BPCSpec", "BPCCompiler", "BPCRuntime"]),
+        .executableTarget(
+            name: "bpc",
+            dependencies: [
+                "BPCSpec", "BPCCompiler", "BPCRuntime", "BPCEmit", "BPCExpect",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "BPCPlanTests", dependencies: ["BPCPlan"]),
+        .testTarget(name: "BPCSpecTests", dependencies: ["BPCSpec"]),
+        .testTarget(name: "BPCCompilerTests", dependencies: ["BPCCompiler", "BPCSpec", "BPCPlan"]),
+        .testTarget(name: "BPCRuntimeTests", dependencies: ["BPCRuntime", "BPCCompiler", "BPCSpec", "BPCPlan"]),
+        .testTarget(name: "BPCEmitTests", dependencies: ["BPCEmit", "BPCCompiler", "BPCSpec", "BPCPlan"]),
+        .testTarget(name: "BPCExpectTests", dependencies: ["BPCExpect", "BPCCompiler", "BPCRuntime", "BPCSpec", "BPCPlan"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,127 @@
+import BPCPlan
+import BPCSpec
+
+extension CompilerContext {
+    /// Renumbers units by `order` and builds the plan's tables and initial parameters.
+    func lower(fanIn: FanIn, order: [Int], loss: Loss) -> Compilation {
+        let n = units.count
+        var position = [Int32](repeating: 0, count: n)
+        for (index, unit) in order.enumerated() { position[unit] = Int32(index) }
+
+        var fanInStart = [Int32](repeating: 0, count: n + 1)
+        var fanInSource = [Int32]()
+        fanInSource.reserveCapacity(edges.count)
+        var parameters = [Double]()
+        parameters.reserveCapacity(edges.count)
+        var written = [Bool]()
+        written.reserveCapacity(edges.count)
+        for (index, unit) in order.enumerated() {
+            for slot in fanIn.start[unit]..<fanIn.start[unit + 1] {
+                let edge = Int(fanIn.edgesInto[slot])
+                fanInSource.append(position[Int(edges.sources[edge])])
+                parameters.append(edges.weights[edge] ?? 0)
+                written.append(edges.weights[edge] != nil)
+            }
+            fanInStart[index + 1] = Int32(fanInSource.count)
+        }
+        let edgeCount = fanInSource.count
+        let fanInParameter = (0..<Int32(edgeCount)).map { $0 }
+
+        var biasParameter = [Int32](repeating: -1, count: n)
+        for (index, unit) in order.enumerated() {
+            if let bias = units.biases[unit] {
+                biasParameter[index] = Int32(parameters.count)
+                parameters.append(bias)
+            }
+        }
+
+        // Fan-out: the transpose, filled in increasing edge index so each list is sorted.
+        var fanOutStart = [Int32](repeating: 0, count: n + 1)
+        for source in fanInSource { fanOutStart[Int(source) + 1] += 1 }
+        for unit in 0..<n { fanOutStart[unit + 1] += fanOutStart[unit] }
+        var cursor = fanOutStart
+        var fanOutTarget = [Int32](repeating: 0, count: edgeCount)
+        var fanOutParameter = [Int32](repeating: 0, count: edgeCount)
+        for target in 0..<n {
+            for edge in Int(fanInStart[target])..<Int(fanInStart[target + 1]) {
+                let source = Int(fanInSource[edge])
+                let slot = Int(cursor[source])
+                fanOutTarget[slot] = Int32(target)
+                fanOutParameter[slot] = Int32(edge)
+                cursor[source] += 1
+            }
+        }
+
+        Initializer(spec.initialization).fill(
+            &parameters, written: written, fanInStart: fanInStart, fanInSource: fanInSource,
+            fanOutStart: fanOutStart)
+
+        let inputs = order.indices.filter { units.roles[order[$0]] == .input }.map { Int32($0) }
+        let outputs = (0..<n).filter { units.roles[$0] == .output }.map { position[$0] }
+        let plan = Plan(
+            name: spec.name ?? defaultName(for: spec.path),
+            unitNames: order.map { units.names[$0] },
+            roles: order.map { units.roles[$0] },
+            activations: order.map { units.activations[$0] },
+            biasParameter: biasParameter,
+            inputUnits: inputs,
+            outputUnits: outputs,
+            fanInStart: fanInStart, fanInSource: fanInSource, fanInParameter: fanInParameter,
+            fanOutStart: fanOutStart, fanOutTarget: fanOutTarget, fanOutParameter: fanOutParameter,
+            parameters: parameters, loss: loss)
+        return Compilation(plan: plan, unitPositions: order.map { units.positions[$0] })
+    }
+}
+
+/// The spec file's name without folder and extension, made into a C identifier.
+func defaultName(for path: String) -> String {
+    let file = path.split(separator: "/").last.map(String.init) ?? path
+    let stem = file.split(separator: ".").first.map(String.init) ?? file
+    var name = String(stem.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })
+    if name.isEmpty || name.first?.isNumber == true { name = "net_" + name }
+    return name
+}
+
+/// `init`: draws the parameters a spec leaves unwritten, in parameter order, from the seeded
+/// generator (see `SeededGenerator`), one draw per unwritten weight.
+///
+/// | scheme | weight into unit j from unit i |
+/// |---|---|
+/// | uniform | U(-s, s), s = scale (default 0.5) |
+/// | normal | N(0, s^2), s = scale (default 0.5) |
+/// | xavier | U(-l, l), l = g sqrt(6 / (fan_in(j) + fan_out(i))), g = scale (default 1) |
+/// | he | N(0, (g sqrt(2 / fan_in(j)))^2), g = scale (default 1) |
+///
+/// With fan_in(j) + fan_out(i), xavier reduces to Glorot's layer formula on layered networks.
+/// Biases written `true` start at 0; written values are kept.
+public struct Initializer: Sendable {
+    public var spec: InitSpec
+
+    public init(_ spec: InitSpec) { self.spec = spec }
+
+    public func fill(
+        _ parameters: inout [Double], written: [Bool],
+        fanInStart: [Int32], fanInSource: [Int32], fanOutStart: [Int32]
+    ) {
+        var generator = SeededGenerator(seed: spec.seed)
+        let unitCount = fanInStart.count - 1
+        for target in 0..<unitCount {
+            let fanIn = Double(fanInStart[target + 1] - fanInStart[target])
+            for edge in Int(fanInStart[target])..<Int(fanInStart[target + 1]) where !written[edge] {
+                let source = Int(fanInSource[edge])
+                let fanOut = Double(fanOutStart[source + 1] - fanOutStart[source])
+                switch spec.scheme {
+                case .uniform:
+                    parameters[edge] = generator.nextUniform(scale: spec.scale ?? 0.5)
+                case .normal:
+                    parameters[edge] = (spec.scale ?? 0.5) * generator.nextNormal()
+                case .xavier:
+                    let limit = (spec.scale ?? 1) * (6 / (fanIn + fanOut)).squareRoot()
+                    parameters[edge] = generator.nextUniform(scale: limit)
+                case .he:
+                    parameters[edge] = (spec.scale ?? 1) * (2 / fanIn).squareRoot() * generator.nextNormal()
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A unit's activation function h, defined once with its derivative so that the runtime,
+/// the finite-difference checker and the emitters cannot drift apart.
+public enum Activation: String, CaseIterable, Sendable, Hashable {
+    case identity
+    case sigmoid
+    case tanh
+    case relu
+    case leakyReLU = "leaky_relu"
+    case softplus
+    case silu
+
+    /// The slope of `leaky_relu` for negative inputs (fixed by format v1).
+    public static let leakySlope = 0.01
+
+    /// The spelling used in specs and plan files.
+    public var name: String { rawValue }
+
+    /// z = h(a).
+    @inline(__always)
+    public func value(_ a: Double) -> Double {
+        switch self {
+        case .identity: return a
+        case .sigmoid: return Activation.logistic(a)
+        case .tanh: return hyperbolicTangent(a)
+        case .relu: return a > 0 ? a : 0
+        case .leakyReLU: return a > 0 ? a : Activation.leakySlope * a
+        case .softplus: return Activation.softplus(a)
+        case .silu: return a * Activation.logistic(a)
+        }
+    }
+
+    /// h'(a), given a and z = h(a) (several derivatives are cheapest from z).
+    /// relu'(0) = 0 and leaky_relu'(0) = 0.01, as the format says.
+    @inline(__always)
+    public func derivative(a: Double, z: Double) -> Double {
+        switch self {
+        case .identity: return 1
+        case .sigmoid: return z * (1 - z)
+        case .tanh: return 1 - z * z
+        case .relu: return a > 0 ? 1 : 0
+        case .leakyReLU: return a > 0 ? 1 : Activation.leakySlope
+        case .softplus: return Activation.logistic(a)
+        case .silu:
+            let s = Activation.logistic(a)
+            return s * (1 + a * (1 - s))
+        }
+    }
+
+    /// 1 / (1 + e^-a), evaluated without overflow for large |a|.
+    @inline(__always)
+    public static func logistic(_ a: Double) -> Double {
+        if a >= 0 {
+            return 1 / (1 + exp(-a))
+        }
+        let e = exp(a)
+        return e / (1 + e)
+    }
+
+    /// log(1 + e^a), evaluated without overflow or cancellation.
+    @inline(__always)
+    public static func softplus(_ a: Double) -> Double {
+        (a > 0 ? a : 0) + log1p(exp(-abs(a)))
+    }
+}
+
+/// `tanh` from the C library; the enum case of the same name would shadow it.
+@inline(__always)
+func hyperbolicTangent(_ x: Double) -> Double { tanh(x) }

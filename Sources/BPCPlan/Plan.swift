@@ -1,0 +1,123 @@
+/// What a unit is to the network: where samples enter, where the loss is read, or neither.
+public enum UnitRole: String, CaseIterable, Sendable, Hashable {
+    case input, hidden, output
+}
+
+/// The compiled network: flat arrays that are everything a runtime or an emitter needs.
+///
+/// The compiler lowers a spec to this value; plan files serialise it; `verify()` checks its
+/// invariants so that runtimes can index its arrays without further checks.
+///
+/// Units are numbered by their position in a topological order (inputs first, then the rest
+/// with ties broken by declaration order). Edges are numbered in fan-in order: all edges into
+/// unit 0, then into unit 1, ... and, within a unit, in the order the spec created them.
+///
+/// | array | length | element |
+/// |---|---|---|
+/// | `unitNames` | units | the unit's name, e.g. `h[3]` |
+/// | `roles` | units | input, hidden or output |
+/// | `activations` | units | h; `identity` for input units |
+/// | `biasParameter` | units | index into `parameters` of the unit's bias, or -1 |
+/// | `inputUnits` | inputs | unit of each entry of a sample's `in` vector |
+/// | `outputUnits` | outputs | unit of each entry of a sample's `out` vector |
+/// | `fanInStart` | units + 1 | unit j's incoming edges are `fanInStart[j] ..< fanInStart[j+1]` |
+/// | `fanInSource` | edges | source unit i of each incoming edge i->j (i < j) |
+/// | `fanInParameter` | edges | parameter index of the edge's weight; always the edge's own index |
+/// | `fanOutStart` | units + 1 | unit i's outgoing edges are `fanOutStart[i] ..< fanOutStart[i+1]` |
+/// | `fanOutTarget` | edges | target unit j of each outgoing edge i->j (j > i) |
+/// | `fanOutParameter` | edges | parameter index (= fan-in edge index) of that edge's weight |
+/// | `parameters` | edges + biases | weights in fan-in order, then biases in unit order |
+///
+/// Storing weights in fan-in order makes the forward pass read them contiguously; fan-out is
+/// the transpose of fan-in, listed per source unit in increasing parameter index.
+public struct Plan: Sendable, Equatable {
+    /// The version of this layout, written into plan files.
+    public static let formatVersion = 1
+
+    public var name: String
+    public var unitNames: [String]
+    public var roles: [UnitRole]
+    public var activations: [Activation]
+    public var biasParameter: [Int32]
+    public var inputUnits: [Int32]
+    public var outputUnits: [Int32]
+    public var fanInStart: [Int32]
+    public var fanInSource: [Int32]
+    public var fanInParameter: [Int32]
+    public var fanOutStart: [Int32]
+    public var fanOutTarget: [Int32]
+    public var fanOutParameter: [Int32]
+    public var parameters: [Double]
+    public var loss: Loss
+
+    public init(
+        name: String, unitNames: [String], roles: [UnitRole], activations: [Activation],
+        biasParameter: [Int32], inputUnits: [Int32], outputUnits: [Int32],
+        fanInStart: [Int32], fanInSource: [Int32], fanInParameter: [Int32],
+        fanOutStart: [Int32], fanOutTarget: [Int32], fanOutParameter: [Int32],
+        parameters: [Double], loss: Loss
+    ) {
+        self.name = name
+        self.unitNames = unitNames
+        self.roles = roles
+        self.activations = activations
+        self.biasParameter = biasParameter
+        self.inputUnits = inputUnits
+        self.outputUnits = outputUnits
+        self.fanInStart = fanInStart
+        self.fanInSource = fanInSource
+        self.fanInParameter = fanInParameter
+        self.fanOutStart = fanOutStart
+        self.fanOutTarget = fanOutTarget
+        self.fanOutParameter = fanOutParameter
+        self.parameters = parameters
+        self.loss = loss
+    }
+
+    public var unitCount: Int { unitNames.count }
+    public var edgeCount: Int { fanInSource.count }
+    public var parameterCount: Int { parameters.count }
+
+    /// The target unit of every edge, indexed by edge (= weight parameter) index.
+    public func edgeTargets() -> [Int32] {
+        var targets = [Int32](repeating: 0, count: edgeCount)
+        for unit in 0..<unitCount {
+            for edge in Int(fanInStart[unit])..<Int(fanInStart[unit + 1]) {
+                targets[edge] = Int32(unit)
+            }
+        }
+        return targets
+    }
+
+    /// The key of every parameter, as the spec format names them: `from->to` or `unit.bias`.
+    public func parameterKeys() -> [String] {
+        var keys = [String](repeating: "", count: parameterCount)
+        for unit in 0..<unitCount {
+            for edge in Int(fanInStart[unit])..<Int(fanInStart[unit + 1]) {
+                keys[Int(fanInParameter[edge])] = unitNames[Int(fanInSource[edge])] + "->" + unitNames[unit]
+            }
+            let bias = Int(biasParameter[unit])
+            if bias >= 0 { keys[bias] = unitNames[unit] + ".bias" }
+        }
+        return keys
+    }
+
+    /// Sizes a user needs to budget memory for an embedded network.
+    public struct Summary: Sendable, Equatable {
+        public var units: Int
+        public var edges: Int
+        public var parameters: Int
+        /// Bytes of the binary64 parameter slab.
+        public var parameterBytes: Int
+        /// Bytes of a, z and delta for one sample (three binary64 values per unit).
+        public var activationBytesPerSample: Int
+    }
+
+    public var summary: Summary {
+        Summary(
+            units: unitCount, edges: edgeCount, parameters: parameterCount,
+            parameterBytes: parameterCount * MemoryLayout<Double>.size,
+            activationBytesPerSample: 3 * unitCount * MemoryLayout<Double>.size
+        )
+    }
+}

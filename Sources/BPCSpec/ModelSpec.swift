@@ -1,0 +1,215 @@
+import BPCPlan
+
+/// A spec as the user wrote it, typed but not yet validated against itself: names are not
+/// resolved, groups not expanded. Every value keeps the position it was written at, so the
+/// compiler can point at it.
+///
+/// The parser fills in the format's defaults where a key is absent, except where the compiler
+/// must know whether a key was given (unit activation and bias fall back to `defaults`).
+public struct ModelSpec: Sendable {
+    /// The spec's path as given; data paths are resolved relative to its folder.
+    public var path: String
+    public var name: String?
+    public var description: String?
+    public var defaults = UnitDefaults()
+    public var units: [UnitSpec] = []
+    public var edges: [EdgeSpec] = []
+    /// Nil only if the spec gave none (already reported).
+    public var loss: Located<Loss>?
+    public var initialization = InitSpec()
+    public var data: DataSpec?
+    public var train = TrainSpec()
+    public var expectations: [Expectation] = []
+
+    public init(path: String) { self.path = path }
+}
+
+public struct UnitDefaults: Sendable {
+    public var activation: Located<Activation>?
+    public var bias: Located<BiasSpec>?
+    public init() {}
+}
+
+/// One entry of `units`: a unit, or a group of `count` units.
+public struct UnitSpec: Sendable {
+    public var name: Located<String>
+    public var role: UnitRole = .hidden
+    public var activation: Located<Activation>?
+    public var bias: Located<BiasSpec>?
+    public var count: Located<Int>?
+
+    public init(name: Located<String>) { self.name = name }
+}
+
+public enum BiasSpec: Sendable, Equatable {
+    /// `false`: no bias term.
+    case none
+    /// `true`: a trainable bias initialised to 0.
+    case trainable
+    /// A number: a trainable bias starting there.
+    case value(Double)
+    /// On a group: one starting value per member.
+    case values([Double])
+}
+
+/// A unit, group or member named in an edge: `h`, `h[3]`.
+public struct UnitReference: Sendable, Equatable {
+    public var name: String
+    public var member: Int?
+    public var position: SourcePosition
+
+    public init(name: String, member: Int?, position: SourcePosition) {
+        self.name = name
+        self.member = member
+        self.position = position
+    }
+
+    public var text: String { member.map { "\(name)[\($0)]" } ?? name }
+}
+
+/// The `from` or `to` side of an edge entry. A single reference is stored inline: specs with
+/// a million one-to-one edges should not pay an array allocation per side.
+public enum UnitReferences: Sendable {
+    case one(UnitReference)
+    case many([UnitReference])
+
+    public var count: Int {
+        switch self {
+        case .one: return 1
+        case .many(let list): return list.count
+        }
+    }
+
+    public func forEach(_ body: (UnitReference) throws -> Void) rethrows {
+        switch self {
+        case .one(let reference): try body(reference)
+        case .many(let list): for reference in list { try body(reference) }
+        }
+    }
+}
+
+/// One entry of `edges`: every pair of F x T, from-major.
+public struct EdgeSpec: Sendable {
+    public var from: UnitReferences
+    public var to: UnitReferences
+    public var weight: Located<WeightSpec>?
+    public var position: SourcePosition
+
+    public init(from: UnitReferences, to: UnitReferences, weight: Located<WeightSpec>?, position: SourcePosition) {
+        self.from = from
+        self.to = to
+        self.weight = weight
+        self.position = position
+    }
+}
+
+public enum WeightSpec: Sendable, Equatable {
+    case value(Double)
+    case values([Double])
+}
+
+public enum InitScheme: String, CaseIterable, Sendable {
+    case uniform, normal, xavier, he
+}
+
+/// `init`: how parameters without a written value start.
+public struct InitSpec: Sendable {
+    public var scheme: InitScheme = .uniform
+    /// Nil means the scheme's default (0.5 for uniform and normal, a gain of 1 for xavier and he).
+    public var scale: Double?
+    public var seed: UInt64 = 0
+    public init() {}
+}
+
+public struct Sample: Sendable, Equatable {
+    public var input: [Double]
+    public var target: [Double]
+    public var position: SourcePosition
+
+    public init(input: [Double], target: [Double], position: SourcePosition) {
+        self.input = input
+        self.target = target
+        self.position = position
+    }
+}
+
+/// Where a set of samples comes from.
+public enum SampleSource: Sendable {
+    case samples([Sample])
+    /// A CSV path as written (relative to the spec's folder), with the position of the path.
+    case csv(Located<String>)
+}
+
+public struct DataSpec: Sendable {
+    public var training: SampleSource
+    public var test: SampleSource?
+    public init(training: SampleSource, test: SampleSource?) {
+        self.training = training
+        self.test = test
+    }
+}
+
+/// The learning rate eta_n for epoch n (n = 0 in the first epoch).
+public enum LearningRate: Sendable, Equatable {
+    case constant(Double)
+    /// e0 / (1 + k n)
+    case inverseTime(initial: Double, decay: Double)
+    /// e0 * f^floor(n / m)
+    case step(initial: Double, factor: Double, every: Int)
+
+    public func rate(epoch n: Int) -> Double {
+        switch self {
+        case .constant(let value): return value
+        case .inverseTime(let initial, let decay): return initial / (1 + decay * Double(n))
+        case .step(let initial, let factor, let every):
+            var rate = initial
+            for _ in 0..<(n / every) { rate *= factor }
+            return rate
+        }
+    }
+}
+
+public enum Optimizer: Sendable, Equatable {
+    case sgd
+    case momentum(Double)
+    case adam(beta1: Double, beta2: Double, epsilon: Double)
+
+    public var name: String {
+        switch self {
+        case .sgd: return "sgd"
+        case .momentum: return "momentum"
+        case .adam: return "adam"
+        }
+    }
+}
+
+/// `train`: the training loop's settings, with the format's defaults.
+public struct TrainSpec: Sendable {
+    public var epochs = 1
+    public var batchSize = 1
+    public var learningRate = LearningRate.constant(0.1)
+    public var shuffle = false
+    public var optimizer = Optimizer.sgd
+    public init() {}
+}
+
+/// One `expect` entry: a check that `bpc test` runs.
+public struct Expectation: Sendable {
+    public enum Moment: String, CaseIterable, Sendable { case initial = "init", train }
+
+    public var position: SourcePosition
+    public var after = Moment.initial
+    public var input: Located<[Double]>?
+    public var target: Located<[Double]>?
+    public var outputs: Located<[Double]>?
+    public var loss: Double?
+    /// Parameter keys as written, with their expected dE/dw.
+    public var gradients: [(key: Located<String>, value: Double)] = []
+    public var tolerance = 1e-9
+    /// After training: the mean loss over `data` must be below this.
+    public var lossBelow: Double?
+    /// After training: accuracy on `data.test` (or `data` without a test set) must reach this.
+    public var accuracyAtLeast: Double?
+
+    public init(position: SourcePosition) { self.position = position }
+}

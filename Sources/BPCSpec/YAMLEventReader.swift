@@ -1,0 +1,231 @@
+import CYAML
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Thrown when reading cannot go on (a YAML syntax error or a limit); the reason is already in
+/// the diagnostic log.
+public struct ParseAborted: Error, Sendable {}
+
+/// One libyaml parser event with its start and end positions.
+struct YAMLEvent {
+    enum Kind: Equatable {
+        case streamStart, streamEnd, documentStart, documentEnd
+        case scalar, sequenceStart, sequenceEnd, mappingStart, mappingEnd
+    }
+
+    var kind: Kind
+    var start: SourcePosition
+    var end: SourcePosition
+    /// The scalar's text; empty for other events.
+    var value: String = ""
+    /// True when the scalar was quoted or a block literal: such text is always a string.
+    var isQuoted = false
+    /// The scalar's core-schema tag (`str`, `int`, `float`, `bool`, `null`) when one was written.
+    var tag: String?
+}
+
+/// A pull reader over libyaml's event API that enforces bpc's YAML subset as it streams.
+///
+/// Anchors, aliases and tags other than the core schema's are rejected at the event (a spec is
+/// plain data), nesting depth and scalar length are capped before the builder sees them, and
+/// only one document is allowed. Nothing here builds a tree, so large specs stream.
+final class YAMLEventReader {
+    private let parser: UnsafeMutablePointer<yaml_parser_t>
+    private var file: UnsafeMutablePointer<FILE>?
+    private var bytes: UnsafeMutableBufferPointer<UInt8>?
+    private let limits: Limits
+    let path: String
+    private(set) var depth = 0
+    private var lookahead: YAMLEvent?
+    var log: DiagnosticLog
+
+    /// Reads from a file, which must be a regular file no larger than `limits.maxFileSize`;
+    /// otherwise the problem goes into `log` and there is no reader.
+    init?(path: String, limits: Limits, log: inout DiagnosticLog) {
+        guard let handle = openRegularFile(path, maxSize: limits.maxFileSize, log: &log) else { return nil }
+        self.path = path
+        self.limits = limits
+        self.log = log
+        parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+        yaml_parser_initialize(parser)
+        file = handle
+        yaml_parser_set_input_file(parser, handle)
+    }
+
+    /// Reads from text in memory; `path` is used only in diagnostics.
+    init(text: String, path: String, limits: Limits, log: DiagnosticLog) {
+        self.path = path
+        self.limits = limits
+        self.log = log
+        parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+        yaml_parser_initialize(parser)
+        let utf8 = Array(text.utf8)
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, utf8.count))
+        _ = buffer.initialize(from: utf8)
+        bytes = buffer
+        yaml_parser_set_input_string(parser, buffer.baseAddress, utf8.count)
+    }
+
+    deinit {
+        yaml_parser_delete(parser)
+        parser.deallocate()
+        if let file { fclose(file) }
+        bytes?.deallocate()
+    }
+
+    func error(_ message: String, at position: SourcePosition?) {
+        log.error(message, in: path, at: position)
+    }
+
+    func peek() throws(ParseAborted) -> YAMLEvent {
+        if let lookahead { return lookahead }
+        let event = try read()
+        lookahead = event
+        return event
+    }
+
+    func next() throws(ParseAborted) -> YAMLEvent {
+        if let event = lookahead {
+            lookahead = nil
+            return event
+        }
+        return try read()
+    }
+
+    private func read() throws(ParseAborted) -> YAMLEvent {
+        var event = yaml_event_t()
+        guard yaml_parser_parse(parser, &event) == 1 else {
+            reportSyntaxError()
+            throw ParseAborted()
+        }
+        defer { yaml_event_delete(&event) }
+        let start = position(event.start_mark)
+        let end = position(event.end_mark)
+        switch event.type {
+        case YAML_STREAM_START_EVENT:
+            return YAMLEvent(kind: .streamStart, start: start, end: end)
+        case YAML_STREAM_END_EVENT:
+            return YAMLEvent(kind: .streamEnd, start: start, end: end)
+        case YAML_DOCUMENT_START_EVENT:
+            return YAMLEvent(kind: .documentStart, start: start, end: end)
+        case YAML_DOCUMENT_END_EVENT:
+            return YAMLEvent(kind: .documentEnd, start: start, end: end)
+        case YAML_ALIAS_EVENT:
+            error("aliases (*name) are not allowed in a spec; write the value out", at: start)
+            // An alias stands for a node; read it as an empty scalar so decoding can go on.
+            return YAMLEvent(kind: .scalar, start: start, end: end, value: "", isQuoted: true)
+        case YAML_SCALAR_EVENT:
+            let scalar = event.data.scalar
+            rejectAnchor(scalar.anchor, at: start)
+            let tag = coreTag(scalar.tag, at: start)
+            guard scalar.length <= limits.maxScalarLength else {
+                error("a scalar of \(scalar.length) bytes; \(Limits.advice(limits.maxScalarLength, .maxScalarLength))", at: start)
+                return YAMLEvent(kind: .scalar, start: start, end: end, value: "", isQuoted: true)
+            }
+            let text = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
+            let quoted = scalar.style != YAML_PLAIN_SCALAR_STYLE && scalar.style != YAML_ANY_SCALAR_STYLE
+            return YAMLEvent(kind: .scalar, start: start, end: end, value: text, isQuoted: quoted, tag: tag)
+        case YAML_SEQUENCE_START_EVENT:
+            rejectAnchor(event.data.sequence_start.anchor, at: start)
+            if let tag = coreTag(event.data.sequence_start.tag, at: start), tag != "seq" {
+                error("tag !!\(tag) does not fit a list", at: start)
+            }
+            try enter(at: start)
+            return YAMLEvent(kind: .sequenceStart, start: start, end: end)
+        case YAML_MAPPING_START_EVENT:
+            rejectAnchor(event.data.mapping_start.anchor, at: start)
+            if let tag = coreTag(event.data.mapping_start.tag, at: start), tag != "map" {
+                error("tag !!\(tag) does not fit a mapping", at: start)
+            }
+            try enter(at: start)
+            return YAMLEvent(kind: .mappingStart, start: start, end: end)
+        case YAML_SEQUENCE_END_EVENT:
+            depth -= 1
+            return YAMLEvent(kind: .sequenceEnd, start: start, end: end)
+        case YAML_MAPPING_END_EVENT:
+            depth -= 1
+            return YAMLEvent(kind: .mappingEnd, start: start, end: end)
+        default:
+            error("unexpected YAML event", at: start)
+            throw ParseAborted()
+        }
+    }
+
+    private func enter(at position: SourcePosition) throws(ParseAborted) {
+        depth += 1
+        if depth > limits.maxDepth {
+            error("collections nested more than \(limits.maxDepth) deep; \(Limits.advice(limits.maxDepth, .maxDepth))", at: position)
+            throw ParseAborted()
+        }
+    }
+
+    private func position(_ mark: yaml_mark_t) -> SourcePosition {
+        SourcePosition(line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+    }
+
+    private func rejectAnchor(_ anchor: UnsafeMutablePointer<yaml_char_t>?, at position: SourcePosition) {
+        if let anchor {
+            let name = String(cString: UnsafeRawPointer(anchor).assumingMemoryBound(to: CChar.self))
+            error("anchors (&\(name)) are not allowed in a spec; it is plain data", at: position)
+        }
+    }
+
+    /// The short name of a core-schema tag, or nil when none was written; other tags are errors.
+    private func coreTag(_ tag: UnsafeMutablePointer<yaml_char_t>?, at position: SourcePosition) -> String? {
+        guard let tag else { return nil }
+        let text = String(cString: UnsafeRawPointer(tag).assumingMemoryBound(to: CChar.self))
+        let prefix = "tag:yaml.org,2002:"
+        if text.hasPrefix(prefix) {
+            let name = String(text.dropFirst(prefix.count))
+            if ["str", "int", "float", "bool", "null", "seq", "map"].contains(name) { return name }
+        }
+        if text == "!" { return nil }
+        error("tag \(text) is not allowed in a spec; only plain data (!!str, !!int, !!float, !!bool, !!null)", at: position)
+        return nil
+    }
+
+    private func reportSyntaxError() {
+        let problem = parser.pointee.problem.map { String(cString: $0) } ?? "invalid YAML"
+        var message = "YAML: \(problem)"
+        if let context = parser.pointee.context.map({ String(cString: $0) }) {
+            let at = position(parser.pointee.context_mark)
+            message += " (\(context) at \(at.line):\(at.column))"
+        }
+        if parser.pointee.error == YAML_READER_ERROR {
+            // Reader errors (bad encoding) carry a byte offset, not a mark; the scanner's mark
+            // is where reading stopped, the nearest line and column there are.
+            error("YAML: \(problem) at byte \(parser.pointee.problem_offset)", at: position(parser.pointee.mark))
+            return
+        }
+        error(message, at: position(parser.pointee.problem_mark))
+    }
+}
+
+/// Opens a file for reading after checking that it is a regular file within `maxSize` bytes
+/// (a directory or a device would otherwise hang or fail deep inside a reader).
+public func openRegularFile(_ path: String, maxSize: Int, log: inout DiagnosticLog) -> UnsafeMutablePointer<FILE>? {
+    var status = stat()
+    guard stat(path, &status) == 0 else {
+        log.error("cannot read the file: \(String(cString: strerror(errno)))", in: path, at: nil)
+        return nil
+    }
+    guard (status.st_mode & S_IFMT) == S_IFREG else {
+        log.error("not a regular file", in: path, at: nil)
+        return nil
+    }
+    guard Int(status.st_size) <= maxSize else {
+        log.error("the file has \(status.st_size) bytes; \(Limits.advice(maxSize, .maxFileSize))", in: path, at: nil)
+        return nil
+    }
+    guard let handle = fopen(path, "rb") else {
+        log.error("cannot read the file: \(String(cString: strerror(errno)))", in: path, at: nil)
+        return nil
+    }
+    return handle
+}
