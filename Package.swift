@@ -20,7 +20,7 @@ let package = Package(
             providers: [.apt(["libyaml-dev"])]
         ),
         .target(name: "BPCPlan"),
-        .target(name: "BPCSpec", dependencies: ["CYAML"]),
+        .target(name: "BPCSpec", dependencies: ["CYAML", "BPCPlan"]),
         .target(name: "BPCCompiler", dependencies: ["BPCSpec", "BPCPlan"]),
         .target(name: "BPCRuntime", dependencies: ["BPCPlan"]),
         .target(name: "BPCEmit", dependencies: ["BPCPlan"]),

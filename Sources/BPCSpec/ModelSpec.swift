@@ -149,40 +149,6 @@ public struct DataSpec: Sendable {
     }
 }
 
-/// The learning rate eta_n for epoch n (n = 0 in the first epoch).
-public enum LearningRate: Sendable, Equatable {
-    case constant(Double)
-    /// e0 / (1 + k n)
-    case inverseTime(initial: Double, decay: Double)
-    /// e0 * f^floor(n / m)
-    case step(initial: Double, factor: Double, every: Int)
-
-    public func rate(epoch n: Int) -> Double {
-        switch self {
-        case .constant(let value): return value
-        case .inverseTime(let initial, let decay): return initial / (1 + decay * Double(n))
-        case .step(let initial, let factor, let every):
-            var rate = initial
-            for _ in 0..<(n / every) { rate *= factor }
-            return rate
-        }
-    }
-}
-
-public enum Optimizer: Sendable, Equatable {
-    case sgd
-    case momentum(Double)
-    case adam(beta1: Double, beta2: Double, epsilon: Double)
-
-    public var name: String {
-        switch self {
-        case .sgd: return "sgd"
-        case .momentum: return "momentum"
-        case .adam: return "adam"
-        }
-    }
-}
-
 /// `train`: the training loop's settings, with the format's defaults.
 public struct TrainSpec: Sendable {
     public var epochs = 1

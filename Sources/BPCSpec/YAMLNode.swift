@@ -53,13 +53,13 @@ struct YAMLNode {
 }
 
 /// A scalar resolved by the YAML 1.2 core schema (so `yes` and `on` are strings, not booleans).
-enum ScalarValue: Equatable {
+public enum ScalarValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(Double)
     case string(String)
 
-    init(plain text: String) {
+    public init(plain text: String) {
         switch text {
         case "", "~", "null", "Null", "NULL": self = .null
         case "true", "True", "TRUE": self = .bool(true)

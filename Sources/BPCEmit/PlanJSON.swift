@@ -1,0 +1,74 @@
+import BPCPlan
+
+/// Writes a plan as a versioned JSON document (schema: docs/plan-format.md).
+///
+/// The arrays are written directly rather than through `JSONValue`, so a plan with millions of
+/// edges costs one output string, not a tree of millions of values.
+public enum PlanJSON {
+    /// The value of the document's `format` key.
+    public static let formatName = "bpc-plan"
+
+    public static func encode(_ plan: Plan) -> String {
+        var out = "{\n"
+        out += "  \"format\": \"\(formatName)\",\n"
+        out += "  \"version\": \(Plan.formatVersion),\n"
+        out += "  \"name\": "
+        JSONText.appendString(plan.name, to: &out)
+        out += ",\n  \"loss\": \"\(plan.loss.name)\",\n"
+        out += "  \"units\": {\n    \"name\": "
+        appendStrings(plan.unitNames, to: &out)
+        out += ",\n    \"role\": "
+        appendStrings(plan.roles.map(\.rawValue), to: &out)
+        out += ",\n    \"activation\": "
+        appendStrings(plan.activations.map(\.name), to: &out)
+        out += ",\n    \"bias_parameter\": "
+        appendIntegers(plan.biasParameter, to: &out)
+        out += "\n  },\n  \"inputs\": "
+        appendIntegers(plan.inputUnits, to: &out)
+        out += ",\n  \"outputs\": "
+        appendIntegers(plan.outputUnits, to: &out)
+        out += ",\n  \"fan_in\": {\n    \"start\": "
+        appendIntegers(plan.fanInStart, to: &out)
+        out += ",\n    \"source\": "
+        appendIntegers(plan.fanInSource, to: &out)
+        out += ",\n    \"parameter\": "
+        appendIntegers(plan.fanInParameter, to: &out)
+        out += "\n  },\n  \"fan_out\": {\n    \"start\": "
+        appendIntegers(plan.fanOutStart, to: &out)
+        out += ",\n    \"target\": "
+        appendIntegers(plan.fanOutTarget, to: &out)
+        out += ",\n    \"parameter\": "
+        appendIntegers(plan.fanOutParameter, to: &out)
+        out += "\n  },\n  \"parameters\": {\n    \"key\": "
+        appendStrings(plan.parameterKeys(), to: &out)
+        out += ",\n    \"value\": ["
+        for (index, value) in plan.parameters.enumerated() {
+            if index > 0 { out += ", " }
+            JSONText.appendNumber(value, to: &out)
+        }
+        let summary = plan.summary
+        out += "]\n  },\n  \"summary\": {"
+        out += "\"units\": \(summary.units), \"edges\": \(summary.edges), \"parameters\": \(summary.parameters), "
+        out += "\"parameter_bytes\": \(summary.parameterBytes), \"activation_bytes_per_sample\": \(summary.activationBytesPerSample)"
+        out += "}\n}\n"
+        return out
+    }
+
+    private static func appendStrings(_ values: [String], to out: inout String) {
+        out += "["
+        for (index, value) in values.enumerated() {
+            if index > 0 { out += ", " }
+            JSONText.appendString(value, to: &out)
+        }
+        out += "]"
+    }
+
+    private static func appendIntegers(_ values: [Int32], to out: inout String) {
+        out += "["
+        for (index, value) in values.enumerated() {
+            if index > 0 { out += ", " }
+            out += String(value)
+        }
+        out += "]"
+    }
+}

@@ -1,0 +1,93 @@
+/// The learning rate eta_n for epoch n (n = 0 in the first epoch).
+public enum LearningRate: Sendable, Equatable {
+    case constant(Double)
+    /// e0 / (1 + k n)
+    case inverseTime(initial: Double, decay: Double)
+    /// e0 * f^floor(n / m)
+    case step(initial: Double, factor: Double, every: Int)
+
+    public func rate(epoch n: Int) -> Double {
+        switch self {
+        case .constant(let value): return value
+        case .inverseTime(let initial, let decay): return initial / (1 + decay * Double(n))
+        case .step(let initial, let factor, let every):
+            var rate = initial
+            for _ in 0..<(n / every) { rate *= factor }
+            return rate
+        }
+    }
+}
+
+/// The update rule applied after each batch, with g the batch's mean gradient:
+///
+/// | optimizer | update |
+/// |---|---|
+/// | `sgd` | w <- w - eta_n g |
+/// | `momentum` (mu, default 0.9) | v <- mu v - eta_n g; w <- w + v |
+/// | `adam` (beta1 0.9, beta2 0.999, epsilon 1e-8) | m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2; w <- w - eta_n (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + epsilon) |
+///
+/// t counts updates from 1; v and m start at 0.
+public enum Optimizer: Sendable, Equatable {
+    case sgd
+    case momentum(Double)
+    case adam(beta1: Double, beta2: Double, epsilon: Double)
+
+    public var name: String {
+        switch self {
+        case .sgd: return "sgd"
+        case .momentum: return "momentum"
+        case .adam: return "adam"
+        }
+    }
+}
+
+
+/// Samples as flat row-major arrays, the form the training loop reads without allocation.
+public struct Dataset: Sendable, Equatable {
+    public var inputWidth: Int
+    public var targetWidth: Int
+    public var inputs: [Double]
+    public var targets: [Double]
+
+    public init(inputWidth: Int, targetWidth: Int, inputs: [Double] = [], targets: [Double] = []) {
+        self.inputWidth = inputWidth
+        self.targetWidth = targetWidth
+        self.inputs = inputs
+        self.targets = targets
+    }
+
+    public var count: Int { inputWidth == 0 ? (targetWidth == 0 ? 0 : targets.count / targetWidth) : inputs.count / inputWidth }
+
+    public mutating func append(input: [Double], target: [Double]) {
+        inputs += input
+        targets += target
+    }
+
+    public func input(_ index: Int) -> ArraySlice<Double> {
+        inputs[(index * inputWidth)..<((index + 1) * inputWidth)]
+    }
+
+    public func target(_ index: Int) -> ArraySlice<Double> {
+        targets[(index * targetWidth)..<((index + 1) * targetWidth)]
+    }
+}
+
+/// How a training run goes: the `train` section after command-line overrides.
+public struct TrainingSettings: Sendable, Equatable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var learningRate: LearningRate
+    public var shuffle: Bool
+    public var optimizer: Optimizer
+    /// Seeds the per-epoch shuffle (a stream separate from the one `init` draws from).
+    public var seed: UInt64
+
+    public init(epochs: Int, batchSize: Int, learningRate: LearningRate, shuffle: Bool, optimizer: Optimizer, seed: UInt64) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.shuffle = shuffle
+        self.optimizer = optimizer
+        self.seed = seed
+    }
+}

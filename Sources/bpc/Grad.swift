@@ -1,0 +1,69 @@
+import ArgumentParser
+import BPCCompiler
+import BPCEmit
+import BPCRuntime
+
+struct Grad: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "One forward and backward pass for a sample at the spec's initial parameters.",
+        discussion: """
+            Prints the loss, every unit's a, z and delta (for inputs, delta is dE/dx), and dE/dw for \
+            every parameter. Negative values work as --input -1,0.5.
+            """
+    )
+
+    @Argument(help: "The spec (YAML).")
+    var spec: String
+    @Option(parsing: .unconditional, help: "The sample's inputs, comma-separated, in input-unit order.")
+    var input: String
+    @Option(parsing: .unconditional, help: "The sample's targets, comma-separated, in output-unit order.")
+    var target: String
+    @Flag(help: "Print one JSON object.")
+    var json = false
+    @OptionGroup var limits: LimitOptions
+
+    func run() throws {
+        let inputs = try parseNumbers(input, option: "--input")
+        let targets = try parseNumbers(target, option: "--target")
+        let model = try loadModel(spec, limits: limits.limits)
+        let plan = model.plan
+        guard inputs.count == plan.inputUnits.count else {
+            throw ValidationError("--input has \(inputs.count) values but the network has \(plan.inputUnits.count) inputs")
+        }
+        guard targets.count == plan.outputUnits.count else {
+            throw ValidationError("--target has \(targets.count) values but the network has \(plan.outputUnits.count) outputs")
+        }
+        var network = try Network(plan: plan)
+        let loss = network.computeGradients(input: inputs, target: targets)
+        let keys = plan.parameterKeys()
+        if json {
+            let document = JSONValue.object([
+                ("loss", .number(loss)),
+                ("outputs", .object(plan.outputUnits.map { (plan.unitNames[Int($0)], .number(network.activations[Int($0)])) })),
+                ("units", .object((0..<plan.unitCount).map { unit in
+                    (plan.unitNames[unit], .object([
+                        ("a", .number(network.netInputs[unit])),
+                        ("z", .number(network.activations[unit])),
+                        ("delta", .number(network.deltas[unit])),
+                    ]))
+                })),
+                ("gradients", .object(keys.indices.map { (keys[$0], .number(network.gradients[$0])) })),
+            ])
+            print(document.serialized())
+            return
+        }
+        print("loss \(number(loss)) (\(plan.loss.name))\n")
+        var units = [["unit", "role", "activation", "a", "z", "delta"]]
+        for unit in 0..<plan.unitCount {
+            units.append([plan.unitNames[unit], plan.roles[unit].rawValue,
+                          plan.roles[unit] == .input ? "" : plan.activations[unit].name,
+                          number(network.netInputs[unit]), number(network.activations[unit]), number(network.deltas[unit])])
+        }
+        print(table(units) + "\n")
+        var parameters = [["parameter", "value", "dE/dw"]]
+        for (index, key) in keys.enumerated() {
+            parameters.append([key, number(network.parameters[index]), number(network.gradients[index])])
+        }
+        print(table(parameters))
+    }
+}

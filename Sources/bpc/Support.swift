@@ -1,0 +1,93 @@
+import ArgumentParser
+import BPCCompiler
+import BPCSpec
+import Foundation
+
+/// The limits every command that reads a spec accepts.
+struct LimitOptions: ParsableArguments {
+    @Option(help: "Deepest YAML nesting accepted.")
+    var maxDepth: Int = Limits().maxDepth
+    @Option(help: "Largest spec file in bytes.")
+    var maxFileSize: Int = Limits().maxFileSize
+    @Option(help: "Longest YAML scalar in bytes.")
+    var maxScalarLength: Int = Limits().maxScalarLength
+    @Option(help: "Most units after groups are expanded.")
+    var maxUnits: Int = Limits().maxUnits
+    @Option(help: "Most edges, counting those group entries create.")
+    var maxEdges: Int = Limits().maxEdges
+
+    var limits: Limits {
+        var limits = Limits()
+        limits.maxDepth = maxDepth
+        limits.maxFileSize = maxFileSize
+        limits.maxScalarLength = maxScalarLength
+        limits.maxUnits = maxUnits
+        limits.maxEdges = maxEdges
+        return limits
+    }
+
+    func validate() throws {
+        for (value, option) in [(maxDepth, "--max-depth"), (maxFileSize, "--max-file-size"), (maxScalarLength, "--max-scalar-length"),
+                                (maxUnits, "--max-units"), (maxEdges, "--max-edges")] where value < 1 {
+            throw ValidationError("\(option) must be at least 1")
+        }
+    }
+}
+
+/// Writes text to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Prints the log's diagnostics (errors first, in source order) to standard error.
+func report(_ log: DiagnosticLog) {
+    for diagnostic in log.sorted() { printError(diagnostic.description) }
+}
+
+/// Parses, compiles and checks a spec, or reports every problem and exits with status 1.
+func loadModel(_ path: String, limits: Limits, overrides: TrainingOverrides = TrainingOverrides()) throws -> LoadedModel {
+    var log = DiagnosticLog()
+    let model = LoadedModel.load(path: path, limits: limits, overrides: overrides, log: &log)
+    report(log)
+    guard let model, !log.hasErrors else { throw ExitCode(1) }
+    return model
+}
+
+/// "0.5,-1,2" -> [0.5, -1, 2], or a usage error naming the option.
+func parseNumbers(_ text: String, option: String) throws -> [Double] {
+    let fields = text.split(separator: ",", omittingEmptySubsequences: false)
+    return try fields.map { field in
+        let trimmed = field.trimmingCharacters(in: .whitespaces)
+        guard case .number(let value) = ScalarValue(plain: trimmed), value.isFinite else {
+            throw ValidationError("\(option): '\(trimmed)' is not a number (give comma-separated numbers, like 0,1.5,-2)")
+        }
+        return value
+    }
+}
+
+/// Writes a file so that it appears whole or not at all (a temporary file renamed into place).
+func writeAtomically(_ text: String, to path: String) throws {
+    do {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+        printError("\(path): error: cannot write the file: \(error.localizedDescription)")
+        throw ExitCode(1)
+    }
+}
+
+/// Left-aligned text columns for terminal tables.
+func table(_ rows: [[String]]) -> String {
+    guard let width = rows.map(\.count).max() else { return "" }
+    var widths = [Int](repeating: 0, count: width)
+    for row in rows {
+        for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) }
+    }
+    return rows.map { row in
+        row.enumerated().map { column, cell in
+            column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+    }.joined(separator: "\n")
+}
+
+/// Shortest text that reads back to the same binary64.
+func number(_ value: Double) -> String { value.description }
