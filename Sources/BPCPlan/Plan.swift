@@ -111,6 +111,14 @@ public struct Plan: Sendable, Equatable {
         public var parameterBytes: Int
         /// Bytes of a, z and delta for one sample (three binary64 values per unit).
         public var activationBytesPerSample: Int
+
+        public init(units: Int, edges: Int, parameters: Int, parameterBytes: Int, activationBytesPerSample: Int) {
+            self.units = units
+            self.edges = edges
+            self.parameters = parameters
+            self.parameterBytes = parameterBytes
+            self.activationBytesPerSample = activationBytesPerSample
+        }
     }
 
     public var summary: Summary {

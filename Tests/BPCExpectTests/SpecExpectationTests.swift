@@ -1,0 +1,71 @@
+import BPCCompiler
+import BPCExpect
+import BPCSpec
+import Foundation
+import Testing
+
+/// The repository's specs/ folder, found from this file so tests run from any directory.
+let specsFolder = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("specs")
+
+func specFiles() -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: specsFolder.path)) ?? []
+    return names.filter { $0.hasSuffix(".yaml") }.sorted()
+}
+
+@Suite("specs in specs/")
+struct SpecExpectationTests {
+    @Test("the specs folder holds the seed networks and xor")
+    func specsArePresent() {
+        let files = specFiles()
+        for required in ["xor.yaml", "note1-case1-chain.yaml", "note1-case2-several-inputs.yaml",
+                         "note1-case3-several-outputs.yaml", "note2-sigmoid-cross-entropy.yaml"] {
+            #expect(files.contains(required), "specs/\(required) is missing")
+        }
+    }
+
+    @Test("every expect entry of a spec passes, through the code bpc test runs", arguments: specFiles())
+    func expectationsPass(file: String) {
+        var log = DiagnosticLog()
+        let model = LoadedModel.load(path: specsFolder.appendingPathComponent(file).path, log: &log)
+        #expect(!log.hasErrors, "\(log.sorted().map(\.description).joined(separator: "\n"))")
+        guard let model else { return }
+        #expect(!model.spec.expectations.isEmpty, "\(file) has no expect entries")
+        for result in ExpectationRunner.run(model) {
+            #expect(result.ok, "\(file) expect[\(result.index)]: \(result.message)")
+        }
+    }
+
+    @Test("a wrong expected gradient fails its entry")
+    func wrongGradientFails() throws {
+        let text = """
+            bpc: 1
+            units:
+              - {name: x, role: input}
+              - {name: y, role: output, activation: identity}
+            edges:
+              - {from: x, to: y, weight: 2}
+            loss: half_squared_error
+            expect:
+              - {in: [3], out: [1], outputs: [6], loss: 12.5, gradients: {x->y: 15}, tolerance: 1e-12}
+              - {in: [3], out: [1], gradients: {x->y: 15.000001}, tolerance: 1e-12}
+            """
+        var log = DiagnosticLog()
+        let spec = try #require(SpecParser.parse(text: text, path: "inline.yaml", log: &log))
+        let model = try #require(LoadedModel.load(spec: spec, log: &log))
+        let results = ExpectationRunner.run(model)
+        #expect(results.map(\.ok) == [true, false])
+        #expect(results[1].message.contains("dE/d(x->y): expected 15.000001, got 15.0"))
+    }
+
+    @Test("after: train entries check the trained network, and fail when training is too short")
+    func trainedExpectations() throws {
+        var log = DiagnosticLog()
+        var spec = try #require(SpecParser.parse(path: specsFolder.appendingPathComponent("xor.yaml").path, log: &log))
+        #expect(ExpectationRunner.run(try #require(LoadedModel.load(spec: spec, log: &log))).allSatisfy(\.ok))
+        spec.train.epochs = 1
+        let results = ExpectationRunner.run(try #require(LoadedModel.load(spec: spec, log: &log)))
+        #expect(results.contains { !$0.ok })
+    }
+}
