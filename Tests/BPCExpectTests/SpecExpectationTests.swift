@@ -69,3 +69,20 @@ struct SpecExpectationTests {
         #expect(results.contains { !$0.ok })
     }
 }
+
+@Suite("README")
+struct ReadmeExampleTests {
+    @Test("the README's spec example compiles and its expect entries pass")
+    func readmeExample() throws {
+        let readme = try String(contentsOf: specsFolder.deletingLastPathComponent().appendingPathComponent("README.md"), encoding: .utf8)
+        let start = try #require(readme.range(of: "```yaml\nbpc: 1"))
+        let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
+        let text = String(readme[readme.index(start.lowerBound, offsetBy: 8)..<end.lowerBound])
+        var log = DiagnosticLog()
+        let spec = try #require(SpecParser.parse(text: text, path: "README.md", log: &log))
+        let model = try #require(LoadedModel.load(spec: spec, log: &log), "\(log.sorted())")
+        let results = ExpectationRunner.run(model)
+        #expect(results.count == 3)
+        for result in results { #expect(result.ok, "\(result.message)") }
+    }
+}
