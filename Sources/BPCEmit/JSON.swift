@@ -59,6 +59,11 @@ public enum JSONText {
 
     public static func appendString(_ value: String, to output: inout String) {
         output += "\""
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            output += value
+            output += "\""
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": output += "\\\""

@@ -49,7 +49,7 @@ public struct Trainer {
         secondMoment = velocity
         step = 0
         var history: [Double] = []
-        history.reserveCapacity(settings.epochs)
+        history.reserveCapacity(min(settings.epochs, 1 << 16))
         var report = TrainingReport(lossHistory: [], epochsRun: 0, updates: 0, interrupted: false)
         guard count > 0 else { return report }
         let batchSize = max(1, settings.batchSize)
