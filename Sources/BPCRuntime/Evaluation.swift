@@ -3,8 +3,9 @@ import BPCPlan
 /// How well a network does on a data set.
 public struct Evaluation: Sendable, Equatable {
     public var meanLoss: Double
-    /// Fraction of samples classified right: argmax of outputs against argmax of targets with
-    /// several outputs; output >= 0.5 against target >= 0.5 with one.
+    /// Fraction of samples classified right. With binary cross-entropy (independent sigmoid
+    /// outputs) or a single output, every output thresholded at 0.5 must match its target
+    /// thresholded at 0.5; otherwise the argmax of the outputs must be the argmax of the targets.
     public var accuracy: Double
     public var count: Int
 }
@@ -30,8 +31,11 @@ extension Network {
 
     private func isCorrect(target: UnsafeBufferPointer<Double>) -> Bool {
         let outputUnits = plan.outputUnits
-        if outputUnits.count == 1 {
-            return (activations[Int(outputUnits[0])] >= 0.5) == (target[0] >= 0.5)
+        if outputUnits.count == 1 || plan.loss == .binaryCrossEntropy {
+            for (index, unit) in outputUnits.enumerated() where (activations[Int(unit)] >= 0.5) != (target[index] >= 0.5) {
+                return false
+            }
+            return true
         }
         var best = 0
         var bestTarget = 0

@@ -3,6 +3,7 @@ import BPCCompiler
 import BPCEmit
 import BPCPlan
 import BPCRuntime
+import BPCSpec
 import Foundation
 
 /// Set by SIGINT; the training loop checks it after each epoch and stops cleanly.
@@ -27,6 +28,8 @@ struct Run: ParsableCommand {
     var batchSize: Int?
     @Option(help: "Override init.seed (initial parameters and shuffle).")
     var seed: UInt64?
+    @Option(help: "Write the spec back with the trained parameters to this path (nothing is written if training fails or is interrupted).")
+    var save: String?
     @Flag(help: "Print one JSON object.")
     var json = false
     @Flag(help: "No progress output.")
@@ -66,6 +69,15 @@ struct Run: ParsableCommand {
         }
         let seconds = (clock.now - start).seconds
         progress.finish()
+        if let save {
+            if report.interrupted {
+                printError("\(save): not written: training was interrupted")
+            } else {
+                let trained = model.spec.withParameters(network.parameters, of: model.plan)
+                    .relocated(to: save, currentDirectory: FileManager.default.currentDirectoryPath)
+                try writeAtomically(SpecWriter.yaml(trained), to: save)
+            }
+        }
         let finalLoss = network.evaluate(data).meanLoss
         let samplesPerSecond = seconds > 0 ? Double(report.epochsRun * data.count) / seconds : 0
         let testEvaluation = model.test.map { network.evaluate($0) }
