@@ -65,26 +65,10 @@ public enum DataLoader {
     }
 
     static func readText(_ path: String, log: inout DiagnosticLog) -> String? {
-        guard let file = openRegularFile(path, maxSize: maxCSVSize, log: &log) else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let read = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-            if read <= 0 { break }
-            bytes += chunk[0..<read]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        readRegularFile(path, maxSize: maxCSVSize, log: &log).map { String(decoding: $0, as: UTF8.self) }
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A CSV data file: a header naming input and output units (group members as `x[0]`), then one
 /// numeric row per sample. Fields are separated by commas; surrounding spaces are ignored;

@@ -13,9 +13,13 @@ public struct LoadedModel: Sendable {
 
     /// Parses and compiles `path`; nil when any error was found (all of them are in `log`).
     /// Nothing after parsing runs on a spec with parse errors, so errors do not cascade.
+    ///
+    /// A path ending in `.json` is read as a plan file (from `bpc compile`): it is verified and
+    /// stands for a spec with that network and nothing else (no data, training or expect).
     public static func load(
         path: String, limits: Limits = Limits(), overrides: TrainingOverrides = TrainingOverrides(), log: inout DiagnosticLog
     ) -> LoadedModel? {
+        if path.hasSuffix(".json") { return loadPlan(path: path, limits: limits, log: &log) }
         guard var spec = SpecParser.parse(path: path, limits: limits, log: &log), !log.hasErrors else { return nil }
         overrides.apply(to: &spec)
         return load(spec: spec, limits: limits, log: &log)
@@ -33,6 +37,22 @@ public struct LoadedModel: Sendable {
         }
         model.checkExpectations(log: &log)
         return log.hasErrors ? nil : model
+    }
+
+    private static func loadPlan(path: String, limits: Limits, log: inout DiagnosticLog) -> LoadedModel? {
+        guard let bytes = readRegularFile(path, maxSize: limits.maxFileSize, log: &log) else { return nil }
+        do {
+            let plan = try PlanJSON.decode(bytes)
+            var spec = ModelSpec(path: path)
+            spec.name = plan.name
+            spec.loss = Located(plan.loss, at: .startOfFile)
+            let positions = [SourcePosition](repeating: .startOfFile, count: plan.unitCount)
+            return LoadedModel(spec: spec, compilation: Compilation(plan: plan, unitPositions: positions))
+        } catch {
+            let position = error.line > 0 ? SourcePosition(line: error.line, column: error.column) : nil
+            log.error("invalid plan file: \(error.message)", in: path, at: position ?? .startOfFile)
+            return nil
+        }
     }
 
     private init(spec: ModelSpec, compilation: Compilation) {

@@ -229,3 +229,21 @@ public func openRegularFile(_ path: String, maxSize: Int, log: inout DiagnosticL
     }
     return handle
 }
+
+/// The whole content of a regular file of at most `maxSize` bytes, or nil with the problem logged.
+public func readRegularFile(_ path: String, maxSize: Int, log: inout DiagnosticLog) -> [UInt8]? {
+    guard let file = openRegularFile(path, maxSize: maxSize, log: &log) else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let read = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+        if read <= 0 { break }
+        bytes += chunk[0..<read]
+    }
+    if ferror(file) != 0 {
+        log.error("cannot read the file: \(String(cString: strerror(errno)))", in: path, at: nil)
+        return nil
+    }
+    return bytes
+}

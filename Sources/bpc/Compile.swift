@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPCEmit
+import BPCPlan
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,3 @@
-import BPCPlan
-
 /// Writes a plan as a versioned JSON document (schema: docs/plan-format.md).
 ///
 /// The arrays are written directly rather than through `JSONValue`, so a plan with millions of
