@@ -74,3 +74,63 @@ public enum Activation: String, CaseIterable, Sendable, Hashable {
 /// `tanh` from the C library; the enum case of the same name would shadow it.
 @inline(__always)
 func hyperbolicTangent(_ x: Double) -> Double { tanh(x) }
+
+/// How generated code spells math for one target (C or Swift, binary64 or binary32): the
+/// emitters render `Activation` and `Loss` formulas through this, so the formulas live here,
+/// next to the runtime's, once.
+public struct MathSpelling: Sendable {
+    public var exp: String
+    public var log: String
+    public var log1p: String
+    public var tanh: String
+    public var abs: String
+    /// Renders a constant in the target's floating type.
+    public var literal: @Sendable (Double) -> String
+
+    public init(exp: String, log: String, log1p: String, tanh: String, abs: String, literal: @escaping @Sendable (Double) -> String) {
+        self.exp = exp
+        self.log = log
+        self.log1p = log1p
+        self.tanh = tanh
+        self.abs = abs
+        self.literal = literal
+    }
+}
+
+extension Activation {
+    /// h(a) as an expression of `a` (a variable name), evaluated as `value(_:)` evaluates it.
+    public func valueCode(_ a: String, _ m: MathSpelling) -> String {
+        let zero = m.literal(0)
+        switch self {
+        case .identity: return a
+        case .sigmoid: return Activation.logisticCode(a, m)
+        case .tanh: return "\(m.tanh)(\(a))"
+        case .relu: return "(\(a) > \(zero) ? \(a) : \(zero))"
+        case .leakyReLU: return "(\(a) > \(zero) ? \(a) : \(m.literal(Activation.leakySlope)) * \(a))"
+        case .softplus: return "((\(a) > \(zero) ? \(a) : \(zero)) + \(m.log1p)(\(m.exp)(-\(m.abs)(\(a)))))"
+        case .silu: return "(\(a) * \(Activation.logisticCode(a, m)))"
+        }
+    }
+
+    /// h'(a) as an expression of `a` and `z`, evaluated as `derivative(a:z:)` evaluates it.
+    public func derivativeCode(_ a: String, _ z: String, _ m: MathSpelling) -> String {
+        let zero = m.literal(0), one = m.literal(1)
+        switch self {
+        case .identity: return one
+        case .sigmoid: return "(\(z) * (\(one) - \(z)))"
+        case .tanh: return "(\(one) - \(z) * \(z))"
+        case .relu: return "(\(a) > \(zero) ? \(one) : \(zero))"
+        case .leakyReLU: return "(\(a) > \(zero) ? \(one) : \(m.literal(Activation.leakySlope)))"
+        case .softplus: return Activation.logisticCode(a, m)
+        case .silu:
+            let s = Activation.logisticCode(a, m)
+            return "(\(s) * (\(one) + \(a) * (\(one) - \(s))))"
+        }
+    }
+
+    /// `logistic(_:)`'s two branches, so generated code rounds exactly as the runtime does.
+    static func logisticCode(_ a: String, _ m: MathSpelling) -> String {
+        let zero = m.literal(0), one = m.literal(1)
+        return "(\(a) >= \(zero) ? \(one) / (\(one) + \(m.exp)(-\(a))) : \(m.exp)(\(a)) / (\(one) + \(m.exp)(\(a))))"
+    }
+}

@@ -82,3 +82,64 @@ public enum Loss: String, CaseIterable, Sendable, Hashable {
         return loss
     }
 }
+
+/// One output unit as generated code names it.
+public struct OutputCode: Sendable {
+    public var a: String
+    public var z: String
+    public var target: String
+    /// Where the statements store dE/da (the direct part of the unit's delta).
+    public var direct: String
+    public var activation: Activation
+
+    public init(a: String, z: String, target: String, direct: String, activation: Activation) {
+        self.a = a
+        self.z = z
+        self.target = target
+        self.direct = direct
+        self.activation = activation
+    }
+}
+
+extension Loss {
+    /// Statements that add this sample's loss to `loss` (already declared, 0) and store each
+    /// output's dE/da, computed in the order and form `evaluate` uses. `declare(name, value)`
+    /// spells a new local in the target language.
+    public func code(
+        outputs: [OutputCode], loss: String, math m: MathSpelling, declare: (String, String) -> String
+    ) -> [String] {
+        let one = m.literal(1)
+        var lines: [String] = []
+        switch self {
+        case .halfSquaredError, .meanSquaredError:
+            let scale = self == .halfSquaredError ? m.literal(0.5) : "(\(one) / \(m.literal(Double(outputs.count))))"
+            lines.append(declare("loss_scale", scale))
+            for (k, o) in outputs.enumerated() {
+                lines.append(declare("diff\(k)", "\(o.z) - \(o.target)"))
+                lines.append("\(loss) += diff\(k) * diff\(k);")
+                lines.append("\(o.direct) = \(m.literal(2)) * loss_scale * diff\(k) * \(o.activation.derivativeCode(o.a, o.z, m));")
+            }
+            lines.append("\(loss) *= loss_scale;")
+        case .binaryCrossEntropy:
+            for o in outputs {
+                let positive = Activation.softplus.valueCode("(-\(o.a))", m)
+                let negative = Activation.softplus.valueCode(o.a, m)
+                lines.append("\(loss) += \(o.target) * \(positive) + (\(one) - \(o.target)) * \(negative);")
+                lines.append("\(o.direct) = \(o.z) - \(o.target);")
+            }
+        case .softmaxCrossEntropy:
+            lines.append(declare("largest", outputs[0].a))
+            for o in outputs.dropFirst() { lines.append("if (\(o.a) > largest) { largest = \(o.a); }") }
+            lines.append(declare("sum", m.literal(0)))
+            for o in outputs { lines.append("sum += \(m.exp)(\(o.a) - largest);") }
+            lines.append(declare("log_sum_exp", "largest + \(m.log)(sum)"))
+            lines.append(declare("target_sum", m.literal(0)))
+            for o in outputs { lines.append("target_sum += \(o.target);") }
+            for o in outputs {
+                lines.append("if (\(o.target) != \(m.literal(0))) { \(loss) += \(o.target) * (log_sum_exp - \(o.a)); }")
+                lines.append("\(o.direct) = \(m.exp)(\(o.a) - log_sum_exp) * target_sum - \(o.target);")
+            }
+        }
+        return lines
+    }
+}
