@@ -106,8 +106,8 @@ private struct Generator {
         emit("}")
     }
 
-    func declare(_ name: String, _ value: String) -> String {
-        dialect == .c ? "\(real) \(name) = \(value);" : "var \(name): \(real) = \(value);"
+    func declare(_ name: String, _ value: String, mutable: Bool = true) -> String {
+        dialect == .c ? "\(real) \(name) = \(value);" : "\(mutable ? "var" : "let") \(name): \(real) = \(value);"
     }
 
     // MARK: Document
@@ -435,7 +435,7 @@ private struct Generator {
             OutputCode(a: "a[\(unit)]", z: "z[\(unit)]", target: "target[\(index)]", direct: "direct[\(index)]",
                        activation: plan.activations[Int(unit)])
         }
-        let lossLines = plan.loss.code(outputs: outputs, loss: "loss", math: math, declare: declare)
+        let lossLines = plan.loss.code(outputs: outputs, loss: "loss", math: math) { declare($0, $1, mutable: $2) }
         let parameters: [Parameter] = [.reals("p", mutable: true), .reals("input", mutable: false), .reals("target", mutable: false), .real("learning_rate")]
         if dialect == .swift {
             emit("/// One SGD step on one sample: p <- p - learning_rate * dE/dp. Returns the sample's loss")

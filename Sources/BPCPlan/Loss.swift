@@ -103,19 +103,19 @@ public struct OutputCode: Sendable {
 
 extension Loss {
     /// Statements that add this sample's loss to `loss` (already declared, 0) and store each
-    /// output's dE/da, computed in the order and form `evaluate` uses. `declare(name, value)`
-    /// spells a new local in the target language.
+    /// output's dE/da, computed in the order and form `evaluate` uses.
+    /// `declare(name, value, mutable)` spells a new local in the target language.
     public func code(
-        outputs: [OutputCode], loss: String, math m: MathSpelling, declare: (String, String) -> String
+        outputs: [OutputCode], loss: String, math m: MathSpelling, declare: (String, String, Bool) -> String
     ) -> [String] {
         let one = m.literal(1)
         var lines: [String] = []
         switch self {
         case .halfSquaredError, .meanSquaredError:
             let scale = self == .halfSquaredError ? m.literal(0.5) : "(\(one) / \(m.literal(Double(outputs.count))))"
-            lines.append(declare("loss_scale", scale))
+            lines.append(declare("loss_scale", scale, false))
             for (k, o) in outputs.enumerated() {
-                lines.append(declare("diff\(k)", "\(o.z) - \(o.target)"))
+                lines.append(declare("diff\(k)", "\(o.z) - \(o.target)", false))
                 lines.append("\(loss) += diff\(k) * diff\(k);")
                 lines.append("\(o.direct) = \(m.literal(2)) * loss_scale * diff\(k) * \(o.activation.derivativeCode(o.a, o.z, m));")
             }
@@ -128,12 +128,12 @@ extension Loss {
                 lines.append("\(o.direct) = \(o.z) - \(o.target);")
             }
         case .softmaxCrossEntropy:
-            lines.append(declare("largest", outputs[0].a))
+            lines.append(declare("largest", outputs[0].a, outputs.count > 1))
             for o in outputs.dropFirst() { lines.append("if (\(o.a) > largest) { largest = \(o.a); }") }
-            lines.append(declare("sum", m.literal(0)))
+            lines.append(declare("sum", m.literal(0), true))
             for o in outputs { lines.append("sum += \(m.exp)(\(o.a) - largest);") }
-            lines.append(declare("log_sum_exp", "largest + \(m.log)(sum)"))
-            lines.append(declare("target_sum", m.literal(0)))
+            lines.append(declare("log_sum_exp", "largest + \(m.log)(sum)", false))
+            lines.append(declare("target_sum", m.literal(0), true))
             for o in outputs { lines.append("target_sum += \(o.target);") }
             for o in outputs {
                 lines.append("if (\(o.target) != \(m.literal(0))) { \(loss) += \(o.target) * (log_sum_exp - \(o.a)); }")
