@@ -222,7 +222,7 @@ struct GeneratedCodeTests {
         options.source = "xor.yaml"
         for (file, text) in [("xor.h", CodeEmitter.c(model.plan, options: options)),
                              ("xor.swift", CodeEmitter.swift(model.plan, options: options))] {
-            let url = repositoryRoot.appendingPathComponent("Tests/BPCEmitTests/Golden/\(file)")
+            let url = repositoryRoot.appendingPathComponent("Tests/Golden/\(file)")
             if ProcessInfo.processInfo.environment["BPC_UPDATE_GOLDEN"] == "1" {
                 try text.write(to: url, atomically: true, encoding: .utf8)
                 continue
