@@ -88,9 +88,8 @@ struct CompilerContext {
     mutating func run() -> Compilation? {
         guard expandUnits() else { return nil }
         createEdges()
+        if let loss = spec.loss?.value { checkOutputs(loss: loss) }
         guard !log.hasErrors, let loss = spec.loss?.value else { return nil }
-        checkOutputs(loss: loss)
-        guard !log.hasErrors else { return nil }
         let fanIn = FanIn(edges: edges, unitCount: units.count)
         reportDuplicates(fanIn)
         guard !log.hasErrors, let order = topologicalOrder(fanIn) else { return nil }
@@ -129,11 +128,12 @@ struct CompilerContext {
                 units.positions.append(unit.name.position)
             }
         }
-        if !units.roles.contains(.input), let first = spec.units.first {
-            error("the network has no input unit; give at least one unit 'role: input'", at: first.name.position)
+        let position = spec.units.first?.name.position ?? spec.unitsPosition
+        if !units.roles.contains(.input) {
+            error("the network has no input unit; give at least one unit 'role: input'", at: position)
         }
-        if !units.roles.contains(.output), let first = spec.units.first {
-            error("the network has no output unit; give at least one unit 'role: output'", at: first.name.position)
+        if !units.roles.contains(.output) {
+            error("the network has no output unit; give at least one unit 'role: output'", at: position)
         }
         return true
     }
@@ -180,7 +180,7 @@ struct CompilerContext {
     /// The units a reference stands for, as a range of declared indices.
     private mutating func resolve(_ reference: UnitReference) -> Range<Int>? {
         guard let named = names[reference.name] else {
-            error("unknown unit '\(reference.text)'\(suggestion(for: reference.name, among: names.keys))", at: reference.position)
+            error("unknown unit '\(reference.text)'\(suggestion(for: reference.name, among: spec.units.lazy.map(\.name.value)))", at: reference.position)
             return nil
         }
         guard let member = reference.member else {

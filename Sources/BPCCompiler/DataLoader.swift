@@ -42,11 +42,11 @@ public enum DataLoader {
     ) -> Bool {
         var ok = true
         if input != plan.inputUnits.count {
-            log.error("'in' has \(input) values but the network has \(plan.inputUnits.count) inputs (\(names(plan.inputUnits, plan)))", in: file, at: position)
+            log.error("'in' has \(counted(input, "value")) but the network has \(counted(plan.inputUnits.count, "input")) (\(names(plan.inputUnits, plan)))", in: file, at: position)
             ok = false
         }
         if let target, target != plan.outputUnits.count {
-            log.error("'out' has \(target) values but the network has \(plan.outputUnits.count) outputs (\(names(plan.outputUnits, plan)))", in: file, at: position)
+            log.error("'out' has \(counted(target, "value")) but the network has \(counted(plan.outputUnits.count, "output")) (\(names(plan.outputUnits, plan)))", in: file, at: position)
             ok = false
         }
         return ok
@@ -78,9 +78,12 @@ struct CSVReader {
     let plan: Plan
 
     func read(_ text: String, log: inout DiagnosticLog) -> Dataset? {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if lines.last?.isEmpty == true { lines.removeLast() }
-        guard let header = lines.first else {
+        // Split on the byte, so "\r\n" (one Character) ends lines too; a leading byte order
+        // mark (spreadsheets write one) is not part of the first column's name.
+        var utf8 = Substring(text).utf8[...]
+        if utf8.starts(with: [0xEF, 0xBB, 0xBF]) { utf8 = utf8.dropFirst(3) }
+        let lines = utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { Substring($0) }
+        guard let header = lines.first, !header.allSatisfy(\.isWhitespace) else {
             log.error("the CSV file is empty; its first line must name the columns", in: path, at: .startOfFile)
             return nil
         }
@@ -131,11 +134,11 @@ struct CSVReader {
         dataset.targets.reserveCapacity((lines.count - 1) * dataset.targetWidth)
         var input = [Double](repeating: 0, count: dataset.inputWidth)
         var target = [Double](repeating: 0, count: dataset.targetWidth)
-        for (offset, line) in lines.enumerated().dropFirst() {
+        for (offset, line) in lines.enumerated().dropFirst() where !line.allSatisfy(\.isWhitespace) {
             let row = fields(of: line)
             let lineNumber = offset + 1
             guard row.count == destination.count else {
-                log.error("row has \(row.count) fields but the header has \(destination.count)", in: path, at: SourcePosition(line: lineNumber, column: 1))
+                log.error("row has \(counted(row.count, "field")) but the header has \(destination.count)", in: path, at: SourcePosition(line: lineNumber, column: 1))
                 continue
             }
             for (field, column) in zip(row, destination) {
@@ -170,4 +173,9 @@ struct CSVReader {
         }
         return result
     }
+}
+
+/// "1 output", "3 outputs".
+func counted(_ count: Int, _ noun: String) -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
 }

@@ -64,17 +64,18 @@ public struct LoadedModel: Sendable {
     /// something to check.
     private func checkExpectations(log: inout DiagnosticLog) {
         // Keys are built only when some entry names one: for a large plan they cost seconds.
-        let keys = spec.expectations.contains { !$0.gradients.isEmpty } ? Set(plan.parameterKeys()) : []
+        let orderedKeys = spec.expectations.contains { !$0.gradients.isEmpty } ? plan.parameterKeys() : []
+        let keys = Set(orderedKeys)
         for entry in spec.expectations {
             let file = spec.path
             if let input = entry.input {
                 DataLoader.checkWidths(input: input.value.count, target: nil, plan: plan, file: file, at: input.position, log: &log)
             }
             for vector in [entry.target, entry.outputs].compactMap({ $0 }) where vector.value.count != plan.outputUnits.count {
-                log.error("this list has \(vector.value.count) values but the network has \(plan.outputUnits.count) outputs", in: file, at: vector.position)
+                log.error("this list has \(counted(vector.value.count, "value")) but the network has \(counted(plan.outputUnits.count, "output"))", in: file, at: vector.position)
             }
             for (key, _) in entry.gradients where !keys.contains(key.value) {
-                log.error("unknown parameter '\(key.value)'\(suggestion(for: key.value, among: keys))", in: file, at: key.position)
+                log.error("unknown parameter '\(key.value)'\(suggestion(for: key.value, among: orderedKeys))", in: file, at: key.position)
             }
             let needsInput = entry.outputs != nil || entry.loss != nil || !entry.gradients.isEmpty || (entry.after == .train && entry.target != nil)
             if needsInput && entry.input == nil {

@@ -38,7 +38,8 @@ public enum Activation: String, CaseIterable, Sendable, Hashable {
     }
 
     /// h'(a), given a and z = h(a) (several derivatives are cheapest from z).
-    /// relu'(0) = 0 and leaky_relu'(0) = 0.01, as the format says.
+    /// At the kink both take the left slope: relu'(0) = 0 as the format says, and likewise
+    /// leaky_relu'(0) = 0.01 (bpc's choice, documented in the README).
     @inline(__always)
     public func derivative(a: Double, z: Double) -> Double {
         switch self {

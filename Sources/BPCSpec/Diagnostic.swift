@@ -97,13 +97,15 @@ public struct DiagnosticLog: Sendable {
 
     /// Errors in source order (warnings after), plus a closing line for errors not stored.
     public func sorted() -> [Diagnostic] {
+        // Files in the order they first appear, then position, then the order of reporting.
+        var fileRank: [String: Int] = [:]
+        for diagnostic in diagnostics where fileRank[diagnostic.file] == nil { fileRank[diagnostic.file] = fileRank.count }
+        let unplaced = SourcePosition(line: 0, column: 0)
         var result = diagnostics.enumerated().sorted { lhs, rhs in
             let l = lhs.element, r = rhs.element
-            if (l.severity == .error) != (r.severity == .error) { return l.severity == .error }
-            if l.file != r.file { return lhs.offset < rhs.offset }
-            let lp = l.position ?? SourcePosition(line: 0, column: 0)
-            let rp = r.position ?? SourcePosition(line: 0, column: 0)
-            return lp == rp ? lhs.offset < rhs.offset : lp < rp
+            let lKey = (l.severity == .error ? 0 : 1, fileRank[l.file] ?? 0, (l.position ?? unplaced).line, (l.position ?? unplaced).column, lhs.offset)
+            let rKey = (r.severity == .error ? 0 : 1, fileRank[r.file] ?? 0, (r.position ?? unplaced).line, (r.position ?? unplaced).column, rhs.offset)
+            return lKey < rKey
         }.map(\.element)
         if errorCount > limit, let first = diagnostics.first {
             result.append(Diagnostic(file: first.file, position: nil, message: "\(errorCount - limit) more errors not shown"))
@@ -124,7 +126,8 @@ public func closestMatch<S: Sequence>(to word: String, among candidates: S) -> S
         if distance < (best?.distance ?? Int.max) { best = (candidate, distance) }
     }
     guard let best else { return nil }
-    let allowed = max(1, min(3, (target.count + 2) / 3))
+    // A suggestion must keep most of the word: none for one-letter words.
+    let allowed = min(3, (target.count + 2) / 3, target.count - 1)
     return best.distance <= allowed ? best.candidate : nil
 }
 

@@ -13,6 +13,8 @@ public struct ModelSpec: Sendable {
     public var description: String?
     public var defaults = UnitDefaults()
     public var units: [UnitSpec] = []
+    /// Where the `units` list starts, for problems of the network as a whole.
+    public var unitsPosition = SourcePosition.startOfFile
     public var edges: [EdgeSpec] = []
     /// Nil only if the spec gave none (already reported).
     public var loss: Located<Loss>?

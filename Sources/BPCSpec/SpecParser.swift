@@ -80,6 +80,7 @@ struct SpecDecoder {
             }
             switch key.value {
             case "units":
+                spec.unitsPosition = try reader.peek().start
                 try streamList(named: "units") { decoder, node in decoder.decodeUnit(node) }
             case "edges":
                 try streamList(named: "edges") { decoder, node in decoder.decodeEdge(node) }
@@ -160,10 +161,13 @@ struct SpecDecoder {
 
     private mutating func decodeUnit(_ node: YAMLNode) {
         var name: Located<String>?
+        var nameGiven = false
         var unit = UnitSpec(name: Located("", at: node.start))
         forEachEntry(of: node, "a unit", keys: SpecKeys.unit) { key, value in
             switch key.value {
-            case "name": name = identifier(value)
+            case "name":
+                nameGiven = true
+                name = identifier(value)
             case "role": if let role: UnitRole = choice(value, "role") { unit.role = role }
             case "activation": unit.activation = activation(value)
             case "bias": unit.bias = bias(value, allowList: true)
@@ -179,7 +183,7 @@ struct SpecDecoder {
         }
         guard case .mapping = node.content else { return }
         guard let name else {
-            error("a unit needs a 'name'", at: node.start)
+            if !nameGiven { error("a unit needs a 'name'", at: node.start) }
             return
         }
         unit.name = name

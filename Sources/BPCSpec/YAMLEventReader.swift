@@ -117,16 +117,17 @@ final class YAMLEventReader {
         case YAML_DOCUMENT_END_EVENT:
             return YAMLEvent(kind: .documentEnd, start: start, end: end)
         case YAML_ALIAS_EVENT:
-            error("aliases (*name) are not allowed in a spec; write the value out", at: start)
-            // An alias stands for a node; read it as an empty scalar so decoding can go on.
-            return YAMLEvent(kind: .scalar, start: start, end: end, value: "", isQuoted: true)
+            let name = event.data.alias.anchor.map { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) } ?? ""
+            error("aliases (*\(name)) are not allowed in a spec; write the value out", at: start)
+            // Reading on would report the missing value again as a wrong one.
+            throw ParseAborted()
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
             rejectAnchor(scalar.anchor, at: start)
             let tag = coreTag(scalar.tag, at: start)
             guard scalar.length <= limits.maxScalarLength else {
                 error("a scalar of \(scalar.length) bytes; \(Limits.advice(limits.maxScalarLength, .maxScalarLength))", at: start)
-                return YAMLEvent(kind: .scalar, start: start, end: end, value: "", isQuoted: true)
+                throw ParseAborted()
             }
             let text = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
             let quoted = scalar.style != YAML_PLAIN_SCALAR_STYLE && scalar.style != YAML_ANY_SCALAR_STYLE
@@ -165,6 +166,33 @@ final class YAMLEventReader {
         }
     }
 
+    /// Line and column of a byte offset, counted from the input itself (UTF-8 lead bytes are
+    /// characters), for errors that libyaml reports as an offset.
+    private func position(ofByte offset: Int) -> SourcePosition {
+        var line = 1, column = 1
+        func advance(_ byte: UInt8) {
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
+        }
+        if let bytes {
+            for byte in bytes.prefix(offset) { advance(byte) }
+        } else if let copy = fopen(path, "rb") {
+            defer { fclose(copy) }
+            var remaining = offset
+            while remaining > 0 {
+                let byte = fgetc(copy)
+                if byte < 0 { break }
+                advance(UInt8(byte))
+                remaining -= 1
+            }
+        }
+        return SourcePosition(line: line, column: column)
+    }
+
     private func position(_ mark: yaml_mark_t) -> SourcePosition {
         SourcePosition(line: Int(mark.line) + 1, column: Int(mark.column) + 1)
     }
@@ -186,7 +214,8 @@ final class YAMLEventReader {
             if ["str", "int", "float", "bool", "null", "seq", "map"].contains(name) { return name }
         }
         if text == "!" { return nil }
-        error("tag \(text) is not allowed in a spec; only plain data (!!str, !!int, !!float, !!bool, !!null)", at: position)
+        let written = text.hasPrefix(prefix) ? "!!" + text.dropFirst(prefix.count) : text
+        error("tag \(written) is not allowed in a spec; only plain data (!!str, !!int, !!float, !!bool, !!null)", at: position)
         return nil
     }
 
@@ -198,10 +227,13 @@ final class YAMLEventReader {
             message += " (\(context) at \(at.line):\(at.column))"
         }
         if parser.pointee.error == YAML_READER_ERROR {
-            // Reader errors (bad encoding) carry a byte offset, not a mark; the scanner's mark
-            // is where reading stopped, the nearest line and column there are.
-            error("YAML: \(problem) at byte \(parser.pointee.problem_offset)", at: position(parser.pointee.mark))
+            // Reader errors (bad encoding) carry a byte offset, not a mark.
+            let offset = Int(parser.pointee.problem_offset)
+            error("YAML: \(problem) at byte \(offset)", at: position(ofByte: offset))
             return
+        }
+        if problem.contains("did not find expected ',' or") {
+            message += "; inside {...} or [...], quote a member like \"h[1]\""
         }
         error(message, at: position(parser.pointee.problem_mark))
     }

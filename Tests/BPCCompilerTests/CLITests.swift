@@ -242,8 +242,6 @@ struct CLITests {
         try Data(text.utf8).write(to: folder.appendingPathComponent("tie.yaml"))
         var outputs = Set<String>()
         for _ in 0..<6 { outputs.insert(try bpc(["check", "tie.yaml"], in: folder).stderr) }
-        withKnownIssue("Compiler.resolve suggests among a Dictionary's keys, whose order is seeded per process", isIntermittent: true) {
-            #expect(outputs == ["tie.yaml:9:19: error: unknown unit 'h9'; did you mean 'h1'?\n"])
-        }
+                    #expect(outputs == ["tie.yaml:9:19: error: unknown unit 'h9'; did you mean 'h1'?\n"])
     }
 }

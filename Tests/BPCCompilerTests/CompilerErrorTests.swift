@@ -150,11 +150,9 @@ struct NameErrorTests {
     @Test("an empty units list is rejected as a network without inputs and outputs")
     func emptyUnits() {
         let result = compile("bpc: 1\nunits: []\nloss: half_squared_error\n")
-        withKnownIssue("expandUnits only reports missing inputs/outputs when spec.units.first exists, so `units: []` compiles to an empty plan") {
-            #expect(result.compilation == nil)
+                    #expect(result.compilation == nil)
             #expect(result.diagnostics.contains { $0.message.contains("the network has no input unit") && $0.position?.line == 2 },
                     "\(result.diagnostics.map(\.description))")
-        }
     }
 
     @Test("an input unit with an activation is reported at the activation")
@@ -191,9 +189,7 @@ struct NameErrorTests {
             """
         let result = compile(text)
         expectError(result.diagnostics, "unknown unit 'h9'; did you mean", line: 12, column: 19)
-        withKnownIssue("Compiler.resolve suggests among names.keys, a Dictionary whose order changes from run to run", isIntermittent: true) {
-            #expect(result.diagnostics.first?.message == "unknown unit 'h9'; did you mean 'h1'?")
-        }
+                    #expect(result.diagnostics.first?.message == "unknown unit 'h9'; did you mean 'h1'?")
     }
 }
 
@@ -432,8 +428,8 @@ struct DataErrorTests {
         let result = load(text)
         #expect(result.model == nil)
         #expect(result.diagnostics.count == 2)
-        expectError(result.diagnostics, "'in' has 1 values but the network has 2 inputs (x[0], x[1])", line: 11, column: 7)
-        expectError(result.diagnostics, "'out' has 2 values but the network has 1 outputs (y)", line: 12, column: 7)
+        expectError(result.diagnostics, "'in' has 1 value but the network has 2 inputs (x[0], x[1])", line: 11, column: 7)
+        expectError(result.diagnostics, "'out' has 2 values but the network has 1 output (y)", line: 12, column: 7)
     }
 
     @Test("a CSV file that does not exist is reported at the csv: value")
@@ -479,10 +475,8 @@ struct DataErrorTests {
         try Data("x[0],x[1],y\r\n0,1,1\r\n1,1,0\r\n".utf8).write(to: folder.appendingPathComponent("data.csv"))
         let specPath = folder.appendingPathComponent("spec.yaml").path
         let result = load(Self.twoInputs + "data: {csv: data.csv}\n", path: specPath)
-        withKnownIssue("CSVReader splits on the Character \"\\n\", which never matches the single Character \"\\r\\n\"") {
-            #expect(result.diagnostics.isEmpty, "\(result.diagnostics.map(\.description))")
+                    #expect(result.diagnostics.isEmpty, "\(result.diagnostics.map(\.description))")
             #expect(result.model?.training?.count == 2)
-        }
     }
 
     @Test("a CSV file that starts with a UTF-8 byte order mark (as spreadsheets write) loads")
@@ -492,10 +486,8 @@ struct DataErrorTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         try Data([0xEF, 0xBB, 0xBF] + Array("x[0],x[1],y\n0,1,1\n".utf8)).write(to: folder.appendingPathComponent("data.csv"))
         let result = load(Self.twoInputs + "data: {csv: data.csv}\n", path: folder.appendingPathComponent("spec.yaml").path)
-        withKnownIssue("the BOM stays in the first header field: \"unknown column 'x[0]'; did you mean 'x[0]'?\"") {
-            #expect(result.diagnostics.isEmpty, "\(result.diagnostics.map(\.description))")
+                    #expect(result.diagnostics.isEmpty, "\(result.diagnostics.map(\.description))")
             #expect(result.model?.training?.count == 1)
-        }
     }
 
     @Test("blank lines at the end of a CSV file are not rows")
@@ -505,9 +497,7 @@ struct DataErrorTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         try Data("x[0],x[1],y\n0,1,1\n\n".utf8).write(to: folder.appendingPathComponent("data.csv"))
         let result = load(Self.twoInputs + "data: {csv: data.csv}\n", path: folder.appendingPathComponent("spec.yaml").path)
-        withKnownIssue("only one final newline is dropped; an empty last line is reported as \"row has 1 fields but the header has 3\" at 3:1") {
-            #expect(result.diagnostics.isEmpty, "\(result.diagnostics.map(\.description))")
-        }
+                    #expect(result.diagnostics.isEmpty, "\(result.diagnostics.map(\.description))")
     }
 
     @Test("an expect entry naming an unknown parameter is reported at the key with the closest parameter")
@@ -533,8 +523,8 @@ struct DataErrorTests {
             """
         let result = load(text)
         #expect(result.diagnostics.count == 2)
-        expectError(result.diagnostics, "'in' has 1 values but the network has 2 inputs", line: 9, column: 10)
-        expectError(result.diagnostics, "this list has 2 values but the network has 1 outputs", line: 10, column: 23)
+        expectError(result.diagnostics, "'in' has 1 value but the network has 2 inputs", line: 9, column: 10)
+        expectError(result.diagnostics, "this list has 2 values but the network has 1 output", line: 10, column: 23)
     }
 
     @Test("an expect entry that checks nothing, or needs a target it lacks, is reported at the entry")
@@ -563,7 +553,7 @@ struct DataErrorTests {
             """
         let result = load(text)
         let expected: [(String, Int, Int)] = [
-            ("'in' has 1 values but the network has 2 inputs", 10, 7),
+            ("'in' has 1 value but the network has 2 inputs", 10, 7),
             ("'in' has 3 values but the network has 2 inputs", 11, 7),
             ("unknown parameter 'x[0]->z'", 13, 40),
             ("'loss_below' and 'accuracy_at_least' judge training; add 'after: train'", 14, 5),
