@@ -8,7 +8,7 @@ let package = Package(
     name: "bpc",
     products: [
         .executable(name: "bpc", targets: ["bpc"]),
-        .library(name: "BPC", targets: ["BPCPlan", "BPCSpec", "BPCCompiler", "BPCRuntime", "BPCEmit", "BPCExpect"]),
+        .library(name: "BPC", targets: ["BPC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -25,6 +25,8 @@ let package = Package(
         .target(name: "BPCRuntime", dependencies: ["BPCPlan"]),
         .target(name: "BPCEmit", dependencies: ["BPCPlan"]),
         .target(name: "BPCExpect", dependencies: ["BPCSpec", "BPCCompiler", "BPCRuntime"]),
+        .target(name: "BPC", dependencies: ["BPCPlan", "BPCSpec", "BPCCompiler", "BPCRuntime"]),
+        .executableTarget(name: "bpc-library-example", dependencies: ["BPC"], path: "Examples/LibraryExample"),
         .executableTarget(
             name: "bpc",
             dependencies: [

@@ -12,31 +12,37 @@ import Darwin
 // spec, and `--json` output that parses.
 
 /// The package root (the folder holding Package.swift).
-private let packageRoot = URL(fileURLWithPath: #filePath)
+let packageRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 private let invalidFixtures = packageRoot.appendingPathComponent("Tests/Fixtures/invalid")
 
 /// What one run of `bpc` did.
-private struct Run {
+struct Run {
     var status: Int32
     var stdout: String
     var stderr: String
 }
 
-/// Locates the built `bpc`: `BPC_EXECUTABLE` if set, else next to the running test binary
-/// (SwiftPM puts products and test bundles in the same folder) or in one of its parents.
-private func bpcExecutable() throws -> URL {
+/// Locates the built `bpc`: `BPC_EXECUTABLE` if set, else next to the running test binary.
+func bpcExecutable() throws -> URL {
+    try builtProduct(named: "bpc", override: "BPC_EXECUTABLE")
+}
+
+/// Locates a built executable product: the `override` environment variable if set, else next
+/// to the running test binary (SwiftPM puts products and test bundles in the same folder) or
+/// in one of its parents.
+func builtProduct(named name: String, override variable: String) throws -> URL {
     struct NotBuilt: Error, CustomStringConvertible {
         var tried: [String]
         var description: String {
-            "the bpc executable is not built; run `swift build --product bpc` with the same --scratch-path first "
-                + "(or set BPC_EXECUTABLE). Looked at: \(tried.joined(separator: ", "))"
+            "the executable is not built; run `swift build` with the same --scratch-path first "
+                + "(or set its path in the environment). Looked at: \(tried.joined(separator: ", "))"
         }
     }
     let fileManager = FileManager.default
-    if let override = ProcessInfo.processInfo.environment["BPC_EXECUTABLE"], !override.isEmpty {
-        guard fileManager.isExecutableFile(atPath: override) else { throw NotBuilt(tried: ["BPC_EXECUTABLE=\(override)"]) }
+    if let override = ProcessInfo.processInfo.environment[variable], !override.isEmpty {
+        guard fileManager.isExecutableFile(atPath: override) else { throw NotBuilt(tried: ["\(variable)=\(override)"]) }
         return URL(fileURLWithPath: override)
     }
     var starts: [URL] = []
@@ -53,7 +59,7 @@ private func bpcExecutable() throws -> URL {
     for start in starts {
         var folder = start.deletingLastPathComponent()
         for _ in 0..<4 {
-            let candidate = folder.appendingPathComponent("bpc")
+            let candidate = folder.appendingPathComponent(name)
             if tried.contains(candidate.path) { break }
             tried.append(candidate.path)
             var isFolder: ObjCBool = false
@@ -67,10 +73,14 @@ private func bpcExecutable() throws -> URL {
     throw NotBuilt(tried: tried)
 }
 
-/// Runs `bpc` with `arguments` in `folder`, capturing both streams through files (so a large
-/// output cannot fill a pipe and block the child).
+/// Runs `bpc` with `arguments` in `folder`.
 private func bpc(_ arguments: [String], in folder: URL = packageRoot) throws -> Run {
-    let executable = try bpcExecutable()
+    try run(try bpcExecutable(), arguments, in: folder)
+}
+
+/// Runs an executable with `arguments` in `folder`, capturing both streams through files (so
+/// a large output cannot fill a pipe and block the child).
+func run(_ executable: URL, _ arguments: [String], in folder: URL = packageRoot) throws -> Run {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-cli-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
@@ -91,7 +101,7 @@ private func bpc(_ arguments: [String], in folder: URL = packageRoot) throws -> 
     process.waitUntilExit()
     try out.close()
     try err.close()
-    #expect(process.terminationReason == .exit, "bpc \(arguments.joined(separator: " ")) died from signal \(process.terminationStatus)")
+    #expect(process.terminationReason == .exit, "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) died from signal \(process.terminationStatus)")
     return Run(
         status: process.terminationStatus,
         stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
