@@ -1,5 +1,7 @@
 import BPCCompiler
 import BPCExpect
+import BPCPlan
+import BPCRuntime
 import BPCSpec
 import Foundation
 import Testing
@@ -84,5 +86,32 @@ struct ReadmeExampleTests {
         let results = ExpectationRunner.run(model)
         #expect(results.count == 3)
         for result in results { #expect(result.ok, "\(result.message)") }
+    }
+}
+
+@Suite("plan round trip")
+struct PlanRoundTripTests {
+    @Test("compiling a spec to a plan file and loading it gives identical outputs and gradients", arguments: specFiles())
+    func roundTrip(file: String) throws {
+        var log = DiagnosticLog()
+        let model = try #require(LoadedModel.load(path: specsFolder.appendingPathComponent(file).path, log: &log))
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-plan-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let planFile = folder.appendingPathComponent("plan.json")
+        try PlanJSON.encode(model.plan).write(to: planFile, atomically: true, encoding: .utf8)
+        let reloaded = try #require(LoadedModel.load(path: planFile.path, log: &log), "\(log.sorted())")
+        #expect(reloaded.plan == model.plan)
+        var original = try Network(plan: model.plan)
+        var fromFile = try Network(plan: reloaded.plan)
+        var generator = SeededGenerator(seed: 5)
+        for _ in 0..<3 {
+            let input = (0..<model.plan.inputUnits.count).map { _ in generator.nextUniform(scale: 1) }
+            let target = (0..<model.plan.outputUnits.count).map { _ in generator.nextUnit() }
+            #expect(original.computeGradients(input: input, target: target).bitPattern
+                    == fromFile.computeGradients(input: input, target: target).bitPattern)
+            #expect(original.gradients.map(\.bitPattern) == fromFile.gradients.map(\.bitPattern))
+            #expect(original.outputs.map(\.bitPattern) == fromFile.outputs.map(\.bitPattern))
+        }
     }
 }
