@@ -35,8 +35,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "BPCPlanTests", dependencies: ["BPCPlan"]),
-        .testTarget(name: "BPCSpecTests", dependencies: ["BPCSpec"]),
-        .testTarget(name: "BPCCompilerTests", dependencies: ["BPCCompiler", "BPCSpec", "BPCPlan"]),
+        .target(name: "BPCTestSupport", dependencies: ["BPCSpec"], path: "Tests/BPCTestSupport"),
+        .testTarget(name: "BPCSpecTests", dependencies: ["BPCSpec", "BPCTestSupport"]),
+        .testTarget(name: "BPCCompilerTests", dependencies: ["BPCCompiler", "BPCSpec", "BPCPlan", "BPCRuntime", "BPCTestSupport"]),
         .testTarget(name: "BPCRuntimeTests", dependencies: ["BPCRuntime", "BPCCompiler", "BPCSpec", "BPCPlan"]),
         .testTarget(name: "BPCEmitTests", dependencies: ["BPCEmit", "BPCCompiler", "BPCSpec", "BPCPlan"]),
         .testTarget(name: "BPCExpectTests", dependencies: ["BPCExpect", "BPCCompiler", "BPCRuntime", "BPCSpec", "BPCPlan"]),

@@ -1,4 +1,5 @@
 import Foundation
+import BPCTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -11,11 +12,7 @@ import Darwin
 // `PATH:LINE:COLUMN: error: MESSAGE` form, exit statuses, nothing written for a rejected
 // spec, and `--json` output that parses.
 
-/// The package root (the folder holding Package.swift).
-let packageRoot = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-private let invalidFixtures = packageRoot.appendingPathComponent("Tests/Fixtures/invalid")
 
 /// What one run of `bpc` did.
 struct Run {

@@ -2,16 +2,13 @@ import BPCCompiler
 import BPCPlan
 import BPCSpec
 import Foundation
+import BPCTestSupport
 import Testing
 
 // Compile-stage errors (names, edges, cycles, losses, weight and bias lists, limits) and the
 // data and `expect` validation that `LoadedModel.load` does, each checked for its message and
 // its exact 1-based line and column.
 
-/// The folder of invalid fixture specs, `Tests/Fixtures/invalid`.
-private let invalidFixtures = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/invalid")
 
 private func fixture(_ name: String) -> String {
     invalidFixtures.appendingPathComponent(name).path
@@ -50,29 +47,6 @@ private func loadFixture(_ name: String) -> (model: LoadedModel?, diagnostics: [
     return (model, log.sorted())
 }
 
-/// Expects exactly one diagnostic whose message contains `fragment`, an error at `line`:`column`.
-private func expectError(
-    _ diagnostics: [Diagnostic], _ fragment: String, line: Int, column: Int,
-    sourceLocation: SourceLocation = #_sourceLocation
-) {
-    let matches = diagnostics.filter { $0.message.contains(fragment) }
-    guard matches.count == 1, let match = matches.first else {
-        Issue.record("expected one diagnostic containing \"\(fragment)\", found \(matches.count) among \(diagnostics.map(\.description))",
-                     sourceLocation: sourceLocation)
-        return
-    }
-    #expect(match.severity == .error, sourceLocation: sourceLocation)
-    #expect(match.position?.description == "\(line):\(column)", "\(match)", sourceLocation: sourceLocation)
-}
-
-/// Expects that the only diagnostic is an error containing `fragment` at `line`:`column`.
-private func expectOnlyError(
-    _ diagnostics: [Diagnostic], _ fragment: String, line: Int, column: Int,
-    sourceLocation: SourceLocation = #_sourceLocation
-) {
-    #expect(diagnostics.count == 1, "\(diagnostics.map(\.description))", sourceLocation: sourceLocation)
-    expectError(diagnostics, fragment, line: line, column: column, sourceLocation: sourceLocation)
-}
 
 /// x (input) -> h (hidden) -> y (output), with the lines after `units:` and `edges:` given.
 private func network(units: String = "", edges: String, loss: String = "half_squared_error") -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import BPCTestSupport
 import Testing
 
 @Suite("library example")

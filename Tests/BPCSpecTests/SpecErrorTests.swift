@@ -1,14 +1,11 @@
 import BPCSpec
 import Foundation
+import BPCTestSupport
 import Testing
 
 // Parse-stage errors: every class of problem the YAML reader and the spec decoder report,
 // each checked for its message and its exact 1-based line and column.
 
-/// The folder of invalid fixture specs, `Tests/Fixtures/invalid`.
-private let invalidFixtures = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/invalid")
 
 /// What parsing `text` (named `test.yaml`) produced: the spec, if any, and every diagnostic
 /// in the order `bpc` prints them.
@@ -18,29 +15,6 @@ private func parse(_ text: String, limits: Limits = Limits()) -> (spec: ModelSpe
     return (spec, log.sorted())
 }
 
-/// Expects exactly one diagnostic whose message contains `fragment`, an error at `line`:`column`.
-private func expectError(
-    _ diagnostics: [Diagnostic], _ fragment: String, line: Int, column: Int,
-    sourceLocation: SourceLocation = #_sourceLocation
-) {
-    let matches = diagnostics.filter { $0.message.contains(fragment) }
-    guard matches.count == 1, let match = matches.first else {
-        Issue.record("expected one diagnostic containing \"\(fragment)\", found \(matches.count) among \(diagnostics.map(\.description))",
-                     sourceLocation: sourceLocation)
-        return
-    }
-    #expect(match.severity == .error, sourceLocation: sourceLocation)
-    #expect(match.position?.description == "\(line):\(column)", "\(match)", sourceLocation: sourceLocation)
-}
-
-/// Expects that the only diagnostic is an error containing `fragment` at `line`:`column`.
-private func expectOnlyError(
-    _ diagnostics: [Diagnostic], _ fragment: String, line: Int, column: Int,
-    sourceLocation: SourceLocation = #_sourceLocation
-) {
-    #expect(diagnostics.count == 1, "\(diagnostics.map(\.description))", sourceLocation: sourceLocation)
-    expectError(diagnostics, fragment, line: line, column: column, sourceLocation: sourceLocation)
-}
 
 @Suite("Spec errors: YAML")
 struct YAMLErrorTests {
