@@ -14,7 +14,8 @@ struct Run: ParsableCommand {
         abstract: "Compile a spec, train it as its 'train' section says, and show the loss and outputs against targets.",
         discussion: """
             Progress is a live line on a terminal and a plain line every few epochs otherwise. \
-            Ctrl-C stops training after the current epoch and reports the network as it is.
+            Ctrl-C stops training after the current epoch, reports the network as it is, writes \
+            nothing with --save, and exits with status 130.
             """
     )
 
@@ -81,9 +82,13 @@ struct Run: ParsableCommand {
         let finalLoss = network.evaluate(data).meanLoss
         let samplesPerSecond = seconds > 0 ? Double(report.epochsRun * data.count) / seconds : 0
         let testEvaluation = model.test.map { network.evaluate($0) }
+        // An interrupted run still reports the network as it is, then exits 130 (128 + SIGINT),
+        // as shells expect of a program stopped by Ctrl-C.
+        let interruption = report.interrupted ? ExitCode(130) : nil
         if json {
             printJSON(model: model, network: &network, data: data, report: report, finalLoss: finalLoss,
                       seconds: seconds, samplesPerSecond: samplesPerSecond, test: testEvaluation)
+            if let interruption { throw interruption }
             return
         }
         if report.interrupted { print("interrupted after epoch \(report.epochsRun) of \(settings.epochs)") }
@@ -93,6 +98,7 @@ struct Run: ParsableCommand {
         if let testEvaluation {
             print("\ntest set: \(testEvaluation.count) samples, loss \(number(testEvaluation.meanLoss)), accuracy \(String(format: "%.4f", testEvaluation.accuracy))")
         }
+        if let interruption { throw interruption }
     }
 
     private func predictionTable(model: LoadedModel, network: inout Network, data: Dataset) -> String {
