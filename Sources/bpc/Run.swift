@@ -55,6 +55,11 @@ struct Run: ParsableCommand {
         var trainer = Trainer(settings: settings)
         let progress = Progress(total: settings.epochs, samples: data.count, enabled: !quiet && !json)
         signal(SIGINT) { _ in interruptRequested = 1 }
+        // A parent may have left SIGINT blocked (test runners do); Ctrl-C must reach the loop.
+        var interrupt = sigset_t()
+        sigemptyset(&interrupt)
+        sigaddset(&interrupt, SIGINT)
+        sigprocmask(SIG_UNBLOCK, &interrupt, nil)
         let clock = ContinuousClock()
         let start = clock.now
         let report: TrainingReport

@@ -252,3 +252,60 @@ struct CLITests {
                     #expect(outputs == ["tie.yaml:9:19: error: unknown unit 'h9'; did you mean 'h1'?\n"])
     }
 }
+
+@Suite("bpc run")
+struct RunCommandTests {
+    @Test("Ctrl-C stops training cleanly: a report, exit status 130, and no --save file")
+    func interrupt() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-int-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let saved = folder.appendingPathComponent("saved.yaml")
+        let process = Process()
+        process.executableURL = try bpcExecutable()
+        process.arguments = ["run", "specs/xor.yaml", "--epochs", "100000000", "--save", saved.path]
+        process.currentDirectoryURL = packageRoot
+        let output = Pipe(), progress = Pipe()
+        process.standardOutput = output
+        process.standardError = progress
+        try process.run()
+        // Interrupt once training is under way: the first progress line is printed after epoch 1.
+        var seen = ""
+        while !seen.contains("epoch") {
+            let chunk = progress.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        process.interrupt()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 130)
+        let report = String(decoding: data, as: UTF8.self)
+        #expect(report.contains("interrupted after epoch"), "\(report)")
+        #expect(report.contains("final loss"), "\(report)")
+        #expect(!FileManager.default.fileExists(atPath: saved.path))
+    }
+
+    @Test("run --json reports the contract's keys, and --save writes a spec that reproduces the network")
+    func jsonAndSave() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-save-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let saved = folder.appendingPathComponent("iris-trained.yaml")
+        let result = try run(try bpcExecutable(), ["run", "specs/iris.yaml", "--epochs", "3", "--save", saved.path, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        for key in ["epochs", "final_loss", "loss_history", "train_seconds", "samples_per_second", "parameters", "predictions"] {
+            #expect(report[key] != nil, "missing \(key)")
+        }
+        #expect((report["loss_history"] as? [Double])?.count == 3)
+        // The saved spec lives elsewhere but still finds its CSV files, and starts where training ended.
+        let again = try run(try bpcExecutable(), ["run", saved.path, "--epochs", "1", "--learning-rate", "1e-300", "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let second = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+        let before = try #require(report["final_loss"] as? Double)
+        let after = try #require(second["final_loss"] as? Double)
+        #expect(abs(before - after) <= 1e-12 * max(1, abs(before)))
+    }
+}
