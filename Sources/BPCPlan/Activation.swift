@@ -23,8 +23,9 @@ public enum Activation: String, CaseIterable, Sendable, Hashable {
     /// The spelling used in specs and plan files.
     public var name: String { rawValue }
 
-    /// z = h(a).
-    @inline(__always)
+    /// z = h(a). Inlinable, like the other formulas here, so runtimes in other modules
+    /// evaluate it without a call.
+    @inlinable @inline(__always)
     public func value(_ a: Double) -> Double {
         switch self {
         case .identity: return a
@@ -40,7 +41,7 @@ public enum Activation: String, CaseIterable, Sendable, Hashable {
     /// h'(a), given a and z = h(a) (several derivatives are cheapest from z).
     /// At the kink both take the left slope: relu'(0) = 0 as the format says, and likewise
     /// leaky_relu'(0) = 0.01 (bpc's choice, documented in the README).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func derivative(a: Double, z: Double) -> Double {
         switch self {
         case .identity: return 1
@@ -56,7 +57,7 @@ public enum Activation: String, CaseIterable, Sendable, Hashable {
     }
 
     /// 1 / (1 + e^-a), evaluated without overflow for large |a|.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func logistic(_ a: Double) -> Double {
         if a >= 0 {
             return 1 / (1 + exp(-a))
@@ -66,14 +67,14 @@ public enum Activation: String, CaseIterable, Sendable, Hashable {
     }
 
     /// log(1 + e^a), evaluated without overflow or cancellation.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func softplus(_ a: Double) -> Double {
         (a > 0 ? a : 0) + log1p(exp(-abs(a)))
     }
 }
 
 /// `tanh` from the C library; the enum case of the same name would shadow it.
-@inline(__always)
+@usableFromInline @inline(__always)
 func hyperbolicTangent(_ x: Double) -> Double { tanh(x) }
 
 /// How generated code spells math for one target (C or Swift, binary64 or binary32): the

@@ -61,22 +61,27 @@ public enum Loss: String, CaseIterable, Sendable, Hashable {
             loss *= scale
         case .binaryCrossEntropy:
             for o in 0..<n {
-                let t = target[o]
-                loss += t * Activation.softplus(-a[o]) + (1 - t) * Activation.softplus(a[o])
+                // softplus(-a) and softplus(a) share log1p(e^-|a|): one exp and one log1p.
+                let t = target[o], x = a[o], shared = log1p(exp(-abs(x)))
+                loss += t * ((-x > 0 ? -x : 0) + shared) + (1 - t) * ((x > 0 ? x : 0) + shared)
                 outputDelta[o] = z[o] - t
             }
         case .softmaxCrossEntropy:
             var largest = -Double.infinity
             for o in 0..<n where a[o] > largest { largest = a[o] }
+            // e^(a_o - max) once per output, kept in outputDelta until the deltas are formed.
             var sum = 0.0
-            for o in 0..<n { sum += exp(a[o] - largest) }
+            for o in 0..<n {
+                outputDelta[o] = exp(a[o] - largest)
+                sum += outputDelta[o]
+            }
             let logSumExp = largest + log(sum)
             var targetSum = 0.0
             for o in 0..<n { targetSum += target[o] }
             for o in 0..<n {
                 let t = target[o]
                 if t != 0 { loss += t * (logSumExp - a[o]) }
-                outputDelta[o] = exp(a[o] - logSumExp) * targetSum - t
+                outputDelta[o] = outputDelta[o] / sum * targetSum - t
             }
         }
         return loss

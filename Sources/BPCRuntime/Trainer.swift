@@ -8,6 +8,12 @@ public struct NonFiniteValue: Error, Sendable, Equatable, CustomStringConvertibl
     /// "loss", or the parameter key that became non-finite.
     public var what: String
 
+    public init(epoch: Int, batch: Int, what: String) {
+        self.epoch = epoch
+        self.batch = batch
+        self.what = what
+    }
+
     public var description: String {
         "training diverged in epoch \(epoch + 1), batch \(batch + 1): \(what) is not a finite number; lower the learning rate"
     }
@@ -30,9 +36,6 @@ public struct TrainingReport: Sendable {
 /// Every buffer is allocated before the first epoch; a training step allocates nothing.
 public struct Trainer {
     public var settings: TrainingSettings
-    private var velocity: [Double] = []
-    private var secondMoment: [Double] = []
-    private var step = 0
 
     public init(settings: TrainingSettings) { self.settings = settings }
 
@@ -42,108 +45,198 @@ public struct Trainer {
         _ network: inout Network, on data: Dataset,
         shouldContinue: (Int, Double) -> Bool = { _, _ in true }
     ) throws(NonFiniteValue) -> TrainingReport {
-        let count = data.count
-        var order = Array(0..<count)
-        var generator = SeededGenerator(seed: settings.seed ^ 0x5348_5546_464C_4521)
-        velocity = [Double](repeating: 0, count: network.parameters.count)
-        secondMoment = velocity
-        step = 0
-        var history: [Double] = []
-        history.reserveCapacity(min(settings.epochs, 1 << 16))
-        var report = TrainingReport(lossHistory: [], epochsRun: 0, updates: 0, interrupted: false)
-        guard count > 0 else { return report }
-        let batchSize = max(1, settings.batchSize)
-        for epoch in 0..<settings.epochs {
-            if settings.shuffle {
-                for index in stride(from: count - 1, to: 0, by: -1) {
-                    order.swapAt(index, generator.nextIndex(below: index + 1))
-                }
-            }
-            let rate = settings.learningRate.rate(epoch: epoch)
-            var epochLoss = 0.0
-            var batch = 0
-            var first = 0
-            while first < count {
-                let last = min(first + batchSize, count)
-                network.resetGradients()
-                var batchLoss = 0.0
-                data.inputs.withUnsafeBufferPointer { inputs in
-                    data.targets.withUnsafeBufferPointer { targets in
-                        for position in first..<last {
-                            let sample = order[position]
-                            network.forward(UnsafeBufferPointer(rebasing: inputs[(sample * data.inputWidth)..<((sample + 1) * data.inputWidth)]))
-                            batchLoss += network.backward(target: UnsafeBufferPointer(rebasing: targets[(sample * data.targetWidth)..<((sample + 1) * data.targetWidth)]))
-                        }
-                    }
-                }
-                guard batchLoss.isFinite else { throw NonFiniteValue(epoch: epoch, batch: batch, what: "the loss") }
-                if let bad = update(&network, batchCount: last - first, rate: rate) {
-                    throw NonFiniteValue(epoch: epoch, batch: batch, what: "parameter \(network.plan.parameterKeys()[bad])")
-                }
-                epochLoss += batchLoss
-                report.updates += 1
-                batch += 1
-                first = last
-            }
-            history.append(epochLoss / Double(count))
-            report.epochsRun = epoch + 1
-            report.lossHistory = history
-            if !shouldContinue(epoch, epochLoss / Double(count)) {
-                report.interrupted = true
-                break
-            }
-        }
-        return report
-    }
-
-    /// Applies one update with the mean of the gradients summed over `batchCount` samples;
-    /// returns the index of the first parameter that became non-finite, if any.
-    private mutating func update(_ network: inout Network, batchCount: Int, rate: Double) -> Int? {
-        step += 1
-        let divisor = Double(batchCount)
-        let gradients = network.gradients
-        var firstBad: Int?
-        let optimizer = settings.optimizer
-        let t = Double(step)
-        network.parameters.withUnsafeMutableBufferPointer { w in
-            gradients.withUnsafeBufferPointer { g in
-                velocity.withUnsafeMutableBufferPointer { v in
-                    secondMoment.withUnsafeMutableBufferPointer { s in
-                        switch optimizer {
-                        case .sgd:
-                            for p in 0..<w.count { w[p] -= rate * (g[p] / divisor) }
-                        case .momentum(let mu):
-                            for p in 0..<w.count {
-                                v[p] = mu * v[p] - rate * (g[p] / divisor)
-                                w[p] += v[p]
-                            }
-                        case .adam(let beta1, let beta2, let epsilon):
-                            let correction1 = 1 - power(beta1, t)
-                            let correction2 = 1 - power(beta2, t)
-                            for p in 0..<w.count {
-                                let mean = g[p] / divisor
-                                v[p] = beta1 * v[p] + (1 - beta1) * mean
-                                s[p] = beta2 * s[p] + (1 - beta2) * mean * mean
-                                w[p] -= rate * (v[p] / correction1) / ((s[p] / correction2).squareRoot() + epsilon)
-                            }
-                        }
-                        for p in 0..<w.count where !w[p].isFinite {
-                            firstBad = p
-                            break
-                        }
+        var optimizer = OptimizerState<Double>(settings.optimizer, parameterCount: network.parameters.count)
+        defer { optimizer.release() }
+        let plan = network.plan
+        return try runEpochs(samples: data.count, settings: settings, shouldContinue: shouldContinue) {
+            (order, first, count, rate, position) throws(NonFiniteValue) in
+            network.resetGradients()
+            var batchLoss = 0.0
+            data.inputs.withUnsafeBufferPointer { inputs in
+                data.targets.withUnsafeBufferPointer { targets in
+                    for sample in order[first..<(first + count)] {
+                        network.forward(UnsafeBufferPointer(rebasing: inputs[(sample * data.inputWidth)..<((sample + 1) * data.inputWidth)]))
+                        batchLoss += network.backward(target: UnsafeBufferPointer(rebasing: targets[(sample * data.targetWidth)..<((sample + 1) * data.targetWidth)]))
                     }
                 }
             }
+            guard batchLoss.isFinite else { throw position.failure("the loss") }
+            let gradients = network.gradients
+            let bad = gradients.withUnsafeBufferPointer { g in
+                network.parameters.withUnsafeMutableBufferPointer { w in
+                    optimizer.apply(parameters: w.baseAddress!, gradients: g.baseAddress!, batchCount: count, rate: rate)
+                }
+            }
+            if let bad { throw position.failure("parameter \(plan.parameterKeys()[bad])") }
+            return batchLoss
         }
-        return firstBad
     }
 }
 
+/// Where in a run a batch is, for error reports.
+public struct BatchPosition: Sendable {
+    public var epoch: Int
+    public var batch: Int
+
+    public func failure(_ what: String) -> NonFiniteValue { NonFiniteValue(epoch: epoch, batch: batch, what: what) }
+}
+
+/// The epoch and batch schedule every runtime trains with, so that they visit the same samples
+/// in the same order: per epoch a seeded Fisher-Yates shuffle (when asked), then batches of
+/// `batchSize` in that order. `step(order, first, count, eta_n, position)` trains on samples
+/// `order[first ..< first + count]` and returns their summed loss.
+public func runEpochs(
+    samples count: Int, settings: TrainingSettings,
+    shouldContinue: (Int, Double) -> Bool,
+    step: (UnsafeBufferPointer<Int>, Int, Int, Double, BatchPosition) throws(NonFiniteValue) -> Double
+) throws(NonFiniteValue) -> TrainingReport {
+    var report = TrainingReport(lossHistory: [], epochsRun: 0, updates: 0, interrupted: false)
+    guard count > 0 else { return report }
+    var order = Array(0..<count)
+    var generator = SeededGenerator(seed: settings.seed ^ 0x5348_5546_464C_4521)
+    report.lossHistory.reserveCapacity(min(settings.epochs, 1 << 16))
+    let batchSize = max(1, settings.batchSize)
+    for epoch in 0..<settings.epochs {
+        if settings.shuffle {
+            for index in stride(from: count - 1, to: 0, by: -1) {
+                order.swapAt(index, generator.nextIndex(below: index + 1))
+            }
+        }
+        let rate = settings.learningRate.rate(epoch: epoch)
+        var epochLoss = 0.0
+        var batch = 0
+        var first = 0
+        while first < count {
+            let size = min(batchSize, count - first)
+            epochLoss += try order.withUnsafeBufferPointer { (order) throws(NonFiniteValue) in
+                try step(order, first, size, rate, BatchPosition(epoch: epoch, batch: batch))
+            }
+            report.updates += 1
+            batch += 1
+            first += size
+        }
+        report.lossHistory.append(epochLoss / Double(count))
+        report.epochsRun = epoch + 1
+        if !shouldContinue(epoch, epochLoss / Double(count)) {
+            report.interrupted = true
+            break
+        }
+    }
+    return report
+}
+
+/// An optimiser's running state (velocity, second moment, step count) in either precision,
+/// with the one implementation of each update rule (`Optimizer` documents the formulas).
+///
+/// The rules run over 8 parameters at a time (`SIMD8`) with a vector probe for non-finite
+/// values: a scalar running check would be a serial floating-point sum, which compilers may
+/// not vectorise.
+public struct OptimizerState<Scalar: BinaryFloatingPoint & SIMDScalar> {
+    public typealias Vector = SIMD8<Scalar>
+    public let optimizer: Optimizer
+    public let count: Int
+    @usableFromInline let velocity: UnsafeMutablePointer<Scalar>
+    @usableFromInline let secondMoment: UnsafeMutablePointer<Scalar>
+    @usableFromInline var step = 0
+
+    public init(_ optimizer: Optimizer, parameterCount: Int) {
+        self.optimizer = optimizer
+        count = parameterCount
+        velocity = .allocate(capacity: max(count, 1))
+        velocity.initialize(repeating: 0, count: max(count, 1))
+        secondMoment = .allocate(capacity: max(count, 1))
+        secondMoment.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    /// Frees the state; the value must not be used afterwards.
+    public func release() {
+        velocity.deallocate()
+        secondMoment.deallocate()
+    }
+
+    /// One update with the mean of gradients summed over `batchCount` samples; returns the
+    /// index of the first parameter that became non-finite, if any.
+    @inlinable
+    public mutating func apply(parameters w: UnsafeMutablePointer<Scalar>, gradients g: UnsafePointer<Scalar>, batchCount: Int, rate: Double) -> Int? {
+        step += 1
+        let eta = Vector(repeating: Scalar(rate))
+        let divisor = Vector(repeating: Scalar(batchCount))
+        // 0 * w is 0 for finite w and NaN otherwise: one sum tells whether any went bad.
+        var probe = Vector.zero
+        let whole = count / 8 * 8
+        let optimizer = self.optimizer
+        var corrections = (Scalar(1), Scalar(1))
+        if case .adam(let beta1, let beta2, _) = optimizer {
+            corrections = (Scalar(1 - power(beta1, step)), Scalar(1 - power(beta2, step)))
+        }
+        let v = velocity, s = secondMoment
+        /// Applies the rule to 8 parameters held in vectors. Inlined so that the optimiser switch
+        /// is hoisted out of the loop.
+        @inline(__always)
+        func update(_ weights: inout Vector, _ gradient: Vector, _ first: inout Vector, _ second: inout Vector) {
+            let mean = gradient / divisor
+            switch optimizer {
+            case .sgd:
+                weights -= eta * mean
+            case .momentum(let mu):
+                first = Vector(repeating: Scalar(mu)) * first - eta * mean
+                weights += first
+            case .adam(let beta1, let beta2, let epsilon):
+                let b1 = Scalar(beta1), b2 = Scalar(beta2)
+                let (correction1, correction2) = corrections
+                first = b1 * first + (1 - b1) * mean
+                second = b2 * second + (1 - b2) * mean * mean
+                weights -= eta * (first / correction1) / ((second / correction2).squareRoot() + Scalar(epsilon))
+            }
+            probe += 0 * weights
+        }
+        var p = 0
+        while p < whole {
+            var weights = load(w + p), first = load(v + p), second = load(s + p)
+            update(&weights, load(g + p), &first, &second)
+            store(weights, w + p)
+            store(first, v + p)
+            store(second, s + p)
+            p += 8
+        }
+        if whole < count {
+            // The last count % 8 parameters, in zero-padded vectors.
+            var weights = Vector.zero, gradient = Vector.zero, first = Vector.zero, second = Vector.zero
+            for lane in 0..<(count - whole) {
+                weights[lane] = w[whole + lane]; gradient[lane] = g[whole + lane]
+                first[lane] = v[whole + lane]; second[lane] = s[whole + lane]
+            }
+            update(&weights, gradient, &first, &second)
+            for lane in 0..<(count - whole) {
+                w[whole + lane] = weights[lane]; v[whole + lane] = first[lane]; s[whole + lane] = second[lane]
+            }
+        }
+        guard !probe.sum().isFinite else { return nil }
+        return (0..<count).first { !w[$0].isFinite }
+    }
+}
+
+@inlinable @inline(__always)
+func load<Scalar: SIMDScalar>(_ pointer: UnsafePointer<Scalar>) -> SIMD8<Scalar> {
+    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Scalar>.self)
+}
+
+@inlinable @inline(__always)
+func load<Scalar: SIMDScalar>(_ pointer: UnsafeMutablePointer<Scalar>) -> SIMD8<Scalar> {
+    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Scalar>.self)
+}
+
+@inlinable @inline(__always)
+func store<Scalar: SIMDScalar>(_ value: SIMD8<Scalar>, _ pointer: UnsafeMutablePointer<Scalar>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Scalar>.self)
+}
+
 /// x^n for a whole n >= 1 by repeated squaring (no libm dependence for Adam's corrections).
-private func power(_ x: Double, _ n: Double) -> Double {
+@usableFromInline
+func power(_ x: Double, _ n: Int) -> Double {
     var result = 1.0
     var base = x
-    var exponent = Int(n)
+    var exponent = n
     while exponent > 0 {
         if exponent & 1 == 1 { result *= base }
         base *= base

@@ -1,13 +1,17 @@
 import ArgumentParser
 import BPCCompiler
 import BPCEmit
+import BPCFastRuntime
 import BPCPlan
 import BPCRuntime
 import BPCSpec
+import CPUFeatures
 import Foundation
 
 /// Set by SIGINT; the training loop checks it after each epoch and stops cleanly.
 nonisolated(unsafe) private var interruptRequested: sig_atomic_t = 0
+
+extension Precision: ExpressibleByArgument {}
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,6 +35,10 @@ struct Run: ParsableCommand {
     var seed: UInt64?
     @Option(help: "Write the spec back with the trained parameters to this path (nothing is written if training fails or is interrupted).")
     var save: String?
+    @Option(help: "Arithmetic of the training loop: f64 (binary64, the default) or f32 (binary32).")
+    var precision: Precision = .f64
+    @Flag(help: "Train with the reference runtime (binary64, one sample at a time) instead of the batched kernels.")
+    var reference = false
     @Flag(help: "Print one JSON object.")
     var json = false
     @Flag(help: "No progress output.")
@@ -52,7 +60,10 @@ struct Run: ParsableCommand {
         }
         var network = try Network(plan: model.plan)
         let settings = model.trainingSettings
-        var trainer = Trainer(settings: settings)
+        let useKernels = !reference && bpc_cpu_runs_fast_runtime() != 0
+        if !useKernels && !reference {
+            printError("note: this CPU lacks AVX2/FMA; training with the reference runtime in binary64")
+        }
         let progress = Progress(total: settings.epochs, samples: data.count, enabled: !quiet && !json)
         signal(SIGINT) { _ in interruptRequested = 1 }
         // A parent may have left SIGINT blocked (test runners do); Ctrl-C must reach the loop.
@@ -64,9 +75,18 @@ struct Run: ParsableCommand {
         let start = clock.now
         let report: TrainingReport
         do {
-            report = try trainer.train(&network, on: data) { epoch, loss in
-                progress.update(epoch: epoch, loss: loss, elapsed: clock.now - start)
+            let shouldContinue = { (epoch: Int, loss: Double) -> Bool in
+                if progress.enabled { progress.update(epoch: epoch, loss: loss, elapsed: clock.now - start) }
                 return interruptRequested == 0
+            }
+            if useKernels {
+                let trained = try FastTrainer(settings: settings, precision: precision)
+                    .train(plan: model.plan, parameters: network.parameters, on: data, shouldContinue: shouldContinue)
+                network.parameters = trained.parameters
+                report = trained.report
+            } else {
+                var trainer = Trainer(settings: settings)
+                report = try trainer.train(&network, on: data, shouldContinue: shouldContinue)
             }
         } catch {
             progress.finish()
@@ -84,15 +104,16 @@ struct Run: ParsableCommand {
                 try writeAtomically(SpecWriter.yaml(trained), to: save)
             }
         }
-        let finalLoss = network.evaluate(data).meanLoss
+        let trainingEvaluation = network.evaluate(data)
+        let finalLoss = trainingEvaluation.meanLoss
         let samplesPerSecond = seconds > 0 ? Double(report.epochsRun * data.count) / seconds : 0
         let testEvaluation = model.test.map { network.evaluate($0) }
         // An interrupted run still reports the network as it is, then exits 130 (128 + SIGINT),
         // as shells expect of a program stopped by Ctrl-C.
         let interruption = report.interrupted ? ExitCode(130) : nil
         if json {
-            printJSON(model: model, network: &network, data: data, report: report, finalLoss: finalLoss,
-                      seconds: seconds, samplesPerSecond: samplesPerSecond, test: testEvaluation)
+            printJSON(model: model, network: &network, data: data, report: report, training: trainingEvaluation,
+                      precision: useKernels ? precision : .f64, seconds: seconds, samplesPerSecond: samplesPerSecond, test: testEvaluation)
             if let interruption { throw interruption }
             return
         }
@@ -127,7 +148,7 @@ struct Run: ParsableCommand {
     }
 
     private func printJSON(
-        model: LoadedModel, network: inout Network, data: Dataset, report: TrainingReport, finalLoss: Double,
+        model: LoadedModel, network: inout Network, data: Dataset, report: TrainingReport, training: Evaluation, precision: Precision,
         seconds: Double, samplesPerSecond: Double, test: Evaluation?
     ) {
         let keys = model.plan.parameterKeys()
@@ -141,10 +162,12 @@ struct Run: ParsableCommand {
         }
         var fields: [(String, JSONValue)] = [
             ("epochs", .integer(report.epochsRun)),
-            ("final_loss", .number(finalLoss)),
+            ("final_loss", .number(training.meanLoss)),
+            ("accuracy", .number(training.accuracy)),
             ("loss_history", .array(report.lossHistory.map(JSONValue.number))),
             ("train_seconds", .number(seconds)),
             ("samples_per_second", .number(samplesPerSecond)),
+            ("precision", .string(precision.rawValue)),
             ("parameters", .object(keys.indices.map { (keys[$0], .number(network.parameters[$0])) })),
             ("predictions", .array(predictions)),
         ]

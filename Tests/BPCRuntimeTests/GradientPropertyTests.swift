@@ -319,7 +319,7 @@ struct TrajectoryTests {
 // MARK: Helpers
 
 /// Parses and compiles generated text, recording any diagnostic as a failure with the seed.
-fileprivate func compile(_ generated: GeneratedNetwork) -> Plan? {
+func compile(_ generated: GeneratedNetwork) -> Plan? {
     var log = DiagnosticLog()
     let spec = SpecParser.parse(text: generated.yaml, path: "random_\(generated.seed).yaml", log: &log)
     #expect(log.diagnostics.isEmpty, "seed \(generated.seed): parser: \(log.diagnostics)\n\(generated.yaml)")
@@ -330,7 +330,7 @@ fileprivate func compile(_ generated: GeneratedNetwork) -> Plan? {
     return compilation?.plan
 }
 
-fileprivate func dataset(_ samples: [(input: [Double], target: [Double])]) -> Dataset {
+func dataset(_ samples: [(input: [Double], target: [Double])]) -> Dataset {
     var data = Dataset(inputWidth: samples[0].input.count, targetWidth: samples[0].target.count)
     for sample in samples { data.append(input: sample.input, target: sample.target) }
     return data
