@@ -1,17 +1,34 @@
 /// Writes a plan as a versioned JSON document (schema: docs/plan-format.md).
 ///
-/// The arrays are written directly rather than through `JSONValue`, so a plan with millions of
-/// edges costs one output string, not a tree of millions of values.
+/// The arrays are written directly rather than through `JSONValue`, and `write` hands the text
+/// out in chunks of about a megabyte, so a plan with millions of edges never exists as one
+/// string or as a tree of millions of values.
 public enum PlanJSON {
     /// The value of the document's `format` key.
     public static let formatName = "bpc-plan"
 
+    /// The whole document as one string.
     public static func encode(_ plan: Plan) -> String {
-        var out = "{\n"
+        var text = ""
+        write(plan) { text += $0 }
+        return text
+    }
+
+    /// Passes the document to `emit` in consecutive chunks.
+    public static func write(_ plan: Plan, to emit: (String) -> Void) {
+        withoutActuallyEscaping(emit) { emit in
+            var out = ChunkedText(emit: emit)
+            write(plan, into: &out)
+            out.flush()
+        }
+    }
+
+    private static func write(_ plan: Plan, into out: inout ChunkedText) {
+        out += "{\n"
         out += "  \"format\": \"\(formatName)\",\n"
         out += "  \"version\": \(Plan.formatVersion),\n"
         out += "  \"name\": "
-        JSONText.appendString(plan.name, to: &out)
+        JSONText.appendString(plan.name, to: &out.buffer)
         out += ",\n  \"loss\": \"\(plan.loss.name)\",\n"
         out += "  \"units\": {\n    \"name\": "
         appendStrings(plan.unitNames, to: &out)
@@ -42,31 +59,59 @@ public enum PlanJSON {
         out += ",\n    \"value\": ["
         for (index, value) in plan.parameters.enumerated() {
             if index > 0 { out += ", " }
-            JSONText.appendNumber(value, to: &out)
+            JSONText.appendNumber(value, to: &out.buffer)
+            out.flushIfFull()
         }
         let summary = plan.summary
         out += "]\n  },\n  \"summary\": {"
         out += "\"units\": \(summary.units), \"edges\": \(summary.edges), \"parameters\": \(summary.parameters), "
         out += "\"parameter_bytes\": \(summary.parameterBytes), \"activation_bytes_per_sample\": \(summary.activationBytesPerSample)"
         out += "}\n}\n"
-        return out
     }
 
-    private static func appendStrings(_ values: [String], to out: inout String) {
+    private static func appendStrings(_ values: [String], to out: inout ChunkedText) {
         out += "["
         for (index, value) in values.enumerated() {
             if index > 0 { out += ", " }
-            JSONText.appendString(value, to: &out)
+            JSONText.appendString(value, to: &out.buffer)
+            out.flushIfFull()
         }
         out += "]"
     }
 
-    private static func appendIntegers(_ values: [Int32], to out: inout String) {
+    private static func appendIntegers(_ values: [Int32], to out: inout ChunkedText) {
         out += "["
         for (index, value) in values.enumerated() {
             if index > 0 { out += ", " }
             out += String(value)
         }
         out += "]"
+    }
+}
+
+/// A string buffer that hands its text on whenever it passes a megabyte.
+private struct ChunkedText {
+    static let chunkSize = 1 << 20
+    var buffer = ""
+    let emit: (String) -> Void
+
+    init(emit: @escaping (String) -> Void) {
+        self.emit = emit
+        buffer.reserveCapacity(ChunkedText.chunkSize + 4096)
+    }
+
+    static func += (text: inout ChunkedText, piece: String) {
+        text.buffer += piece
+        text.flushIfFull()
+    }
+
+    mutating func flushIfFull() {
+        if buffer.utf8.count >= ChunkedText.chunkSize { flush() }
+    }
+
+    mutating func flush() {
+        guard !buffer.isEmpty else { return }
+        emit(buffer)
+        buffer.removeAll(keepingCapacity: true)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPCEmit
 import BPCPlan
+import Foundation
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,17 +13,26 @@ struct Compile: ParsableCommand {
     var spec: String
     @Option(name: .shortAndLong, help: "Where to write the plan; standard output when omitted.")
     var output: String?
+    @Flag(help: "Print the seconds spent reading and compiling, and writing, as one JSON line on standard error.")
+    var timings = false
     @OptionGroup var limits: LimitOptions
 
     func run() throws {
+        let clock = ContinuousClock()
+        let start = clock.now
         let model = try loadModel(spec, limits: limits.limits)
-        let text = PlanJSON.encode(model.plan)
-        guard let output else {
-            print(text, terminator: "")
-            return
+        let compiled = clock.now
+        if let output {
+            try writeAtomically(to: output) { emit in PlanJSON.write(model.plan, to: emit) }
+        } else {
+            PlanJSON.write(model.plan) { print($0, terminator: "") }
         }
-        try writeAtomically(text, to: output)
-        let summary = model.plan.summary
-        print("wrote \(output): \(summary.units) units, \(summary.edges) edges, \(summary.parameters) parameters")
+        if timings {
+            printError("{\"parse_compile_seconds\": \((compiled - start).seconds), \"write_seconds\": \((clock.now - compiled).seconds)}")
+        }
+        if let output {
+            let summary = model.plan.summary
+            print("wrote \(output): \(summary.units) units, \(summary.edges) edges, \(summary.parameters) parameters")
+        }
     }
 }

@@ -67,10 +67,43 @@ func parseNumbers(_ text: String, option: String) throws -> [Double] {
 
 /// Writes a file so that it appears whole or not at all (a temporary file renamed into place).
 func writeAtomically(_ text: String, to path: String) throws {
-    do {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-    } catch {
-        printError("\(path): error: cannot write the file: \(error.localizedDescription)")
+    try writeAtomically(to: path) { emit in emit(text) }
+}
+
+/// Writes the chunks `produce` emits to `path`: into a temporary file beside it, renamed over
+/// `path` only when every byte is written, so a failure leaves the old file (or none) and
+/// readers never see half a plan. Devices and pipes (`-o /dev/stdout`) are written directly.
+func writeAtomically(to path: String, _ produce: ((String) -> Void) -> Void) throws {
+    var status = stat()
+    let isSpecial = stat(path, &status) == 0 && (status.st_mode & S_IFMT) != S_IFREG
+    let temporary = isSpecial ? path : path + ".bpc-\(getpid()).tmp"
+    let descriptor = isSpecial ? open(path, O_WRONLY) : open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+    guard descriptor >= 0 else {
+        printError("\(path): error: cannot write the file: \(String(cString: strerror(errno)))")
+        throw ExitCode(1)
+    }
+    var failure: Int32 = 0
+    produce { chunk in
+        guard failure == 0 else { return }
+        var chunk = chunk
+        chunk.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                offset += written
+            }
+        }
+    }
+    if close(descriptor) != 0 && failure == 0 { failure = errno }
+    if failure == 0 && !isSpecial && rename(temporary, path) != 0 { failure = errno }
+    if failure != 0 {
+        if !isSpecial { unlink(temporary) }
+        printError("\(path): error: cannot write the file: \(String(cString: strerror(failure)))")
         throw ExitCode(1)
     }
 }

@@ -308,4 +308,39 @@ struct RunCommandTests {
         let after = try #require(second["final_loss"] as? Double)
         #expect(abs(before - after) <= 1e-12 * max(1, abs(before)))
     }
+
+    @Test("run --precision f32 and f64 and --reference train the same network to the same accuracy, and say which arithmetic ran")
+    func precisionsAgree() throws {
+        var losses: [String: Double] = [:]
+        for arguments in [["--precision", "f32"], ["--precision", "f64"], ["--reference"]] {
+            let result = try run(try bpcExecutable(), ["run", "specs/xor.yaml", "--json"] + arguments)
+            #expect(result.status == 0, "\(result.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            #expect(report["accuracy"] as? Double == 1)
+            let precision = try #require(report["precision"] as? String)
+            #expect(precision == (arguments.count == 2 ? arguments[1] : "f64"))
+            losses[arguments.joined()] = try #require(report["final_loss"] as? Double)
+        }
+        let reference = try #require(losses["--reference"])
+        #expect(abs(losses["--precisionf64"]! - reference) <= 1e-9 * reference)
+        #expect(abs(losses["--precisionf32"]! - reference) <= 1e-2 * reference)
+        let bad = try run(try bpcExecutable(), ["run", "specs/xor.yaml", "--precision", "f16"])
+        #expect(bad.status == 64)
+    }
+
+    @Test("compile --timings prints one JSON line on stderr, and -o into a missing folder fails without leaving files")
+    func compileTimingsAndWriteFailure() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let timed = try bpc(["compile", "specs/xor.yaml", "-o", folder.appendingPathComponent("xor.json").path, "--timings"])
+        #expect(timed.status == 0, "\(timed.stderr)")
+        let timings = try #require(try JSONSerialization.jsonObject(with: Data(timed.stderr.utf8)) as? [String: Double])
+        #expect(Set(timings.keys) == ["parse_compile_seconds", "write_seconds"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["xor.json"])
+        let missing = folder.appendingPathComponent("no/such/folder/xor.json").path
+        let failed = try bpc(["compile", "specs/xor.yaml", "-o", missing])
+        #expect(failed.status == 1)
+        #expect(failed.stderr.hasPrefix("\(missing): error: cannot write the file"), "\(failed.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["xor.json"])
+    }
 }
