@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "BPCRuntime", dependencies: ["BPCPlan"]),
         .target(name: "CPUFeatures"),
         .target(
-            name: "BPCFastRuntime", dependencies: ["BPCPlan", "BPCRuntime"],
+            name: "BPCFastRuntime", dependencies: ["BPCPlan", "BPCRuntime", "CPUFeatures"],
             swiftSettings: fastRuntimeSettings
         ),
         .target(name: "BPCEmit", dependencies: ["BPCPlan"]),

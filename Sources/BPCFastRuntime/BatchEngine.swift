@@ -33,6 +33,9 @@ final class BatchEngine<Scalar: KernelScalar> {
     let delta: UnsafeMutablePointer<Scalar>
     /// dE/da_o from the loss, per output o and lane.
     let directDelta: UnsafeMutablePointer<Scalar>
+    /// The parameters, shared by the engines of one training run; the engine keeps the slab
+    /// alive and reads it through `parameters`.
+    let slab: ParameterSlab<Scalar>
     let parameters: UnsafeMutablePointer<Scalar>
     /// dE/dw summed over the lanes of every batch since the last `clearGradients()`.
     let gradients: UnsafeMutablePointer<Scalar>
@@ -54,7 +57,7 @@ final class BatchEngine<Scalar: KernelScalar> {
     private let lossDirect: UnsafeMutableBufferPointer<Double>
     private let outputActivations: [Activation]
 
-    init(plan: Plan, batchSize: Int, parameters initial: [Double]) {
+    init(plan: Plan, batchSize: Int, parameters: ParameterSlab<Scalar>) {
         self.plan = plan
         width = batchSize <= 1 ? 1 : (batchSize + 15) / 16 * 16
         kernels = KernelPlan(plan: plan, dense: width > 1)
@@ -66,9 +69,9 @@ final class BatchEngine<Scalar: KernelScalar> {
         activation = allocateZeroed(cells)
         delta = allocateZeroed(cells)
         directDelta = allocateZeroed(outputCount * width)
-        parameters = allocateZeroed(parameterCount)
+        slab = parameters
+        self.parameters = parameters.values
         gradients = allocateZeroed(parameterCount)
-        for index in 0..<parameterCount { parameters[index] = Scalar(initial[index]) }
         fanInStart = copy(plan.fanInStart)
         fanInSource = copy(plan.fanInSource)
         isInput = copy(plan.roles.map { $0 == .input })
@@ -90,7 +93,7 @@ final class BatchEngine<Scalar: KernelScalar> {
     }
 
     deinit {
-        for pointer in [netInput, activation, delta, directDelta, parameters, gradients, transposedSources] { pointer.deallocate() }
+        for pointer in [netInput, activation, delta, directDelta, gradients, transposedSources] { pointer.deallocate() }
         for buffer in [lossNetInput, lossValue, lossDirect] { buffer.deallocate() }
         fanInStart.deallocate()
         fanInSource.deallocate()
@@ -100,8 +103,6 @@ final class BatchEngine<Scalar: KernelScalar> {
 
     /// The lanes a batch of `count` samples occupies: whole 16-lane tiles, or 1.
     func lanes(for count: Int) -> Int { width == 1 ? 1 : (count + 15) / 16 * 16 }
-
-    var parameterValues: [Double] { (0..<parameterCount).map { Double(parameters[$0]) } }
 
     func clearGradients() { gradients.update(repeating: 0, count: parameterCount) }
 
@@ -428,6 +429,23 @@ final class BatchEngine<Scalar: KernelScalar> {
         }
         return sum.sum()
     }
+}
+
+/// The parameters of one run in the run's precision, owned here because several engines (one
+/// per thread) read them.
+final class ParameterSlab<Scalar: KernelScalar> {
+    let values: UnsafeMutablePointer<Scalar>
+    let count: Int
+
+    init(_ initial: [Double]) {
+        count = initial.count
+        values = allocateZeroed(count)
+        for index in 0..<count { values[index] = Scalar(initial[index]) }
+    }
+
+    deinit { values.deallocate() }
+
+    var binary64: [Double] { (0..<count).map { Double(values[$0]) } }
 }
 
 @inline(__always)

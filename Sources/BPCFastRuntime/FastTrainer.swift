@@ -1,5 +1,7 @@
 import BPCPlan
 import BPCRuntime
+import CPUFeatures
+import Dispatch
 
 /// The arithmetic a fast run uses. Binary64 (the default) matches the reference runtime up to
 /// the order of additions; binary32 halves memory traffic and doubles the vector width.
@@ -11,15 +13,40 @@ public enum Precision: String, CaseIterable, Sendable {
 /// (`runEpochs`) and with the same optimiser code (`OptimizerState`) as the reference `Trainer`,
 /// so the two differ only in rounding.
 ///
+/// With two threads each batch is cut in two halves of samples; each thread runs forward and
+/// backward for its half with its own engine (activations, deltas, gradients) over the shared
+/// parameters, then the gradients are summed and one update applied: one hand-off per batch.
+///
 /// Runs only on CPUs with the instructions this module was compiled for; callers check
 /// `bpc_cpu_runs_fast_runtime()` (module CPUFeatures) first, from code built for any CPU.
 public struct FastTrainer {
     public var settings: TrainingSettings
     public var precision: Precision
+    /// Threads to use; 0 chooses (`automaticThreads`).
+    public var threads: Int
 
-    public init(settings: TrainingSettings, precision: Precision) {
+    public init(settings: TrainingSettings, precision: Precision, threads: Int = 0) {
         self.settings = settings
         self.precision = precision
+        self.threads = threads
+    }
+
+    /// Multiply-adds per batch below which a second thread costs more than it saves: the
+    /// hand-off takes a few microseconds, about 1e5 multiply-adds on one core.
+    public static let minimumWorkPerThread = 500_000
+
+    /// Two threads when the processor has them, each half of the batch fills at least one
+    /// 16-lane tile, and the batch's work dwarfs the hand-off; otherwise one.
+    public static func automaticThreads(plan: Plan, batchSize: Int, processors: Int = availableProcessors()) -> Int {
+        guard processors >= 2, batchSize >= 32 else { return 1 }
+        return plan.edgeCount * batchSize >= 2 * minimumWorkPerThread ? 2 : 1
+    }
+
+    /// The thread count a run of `plan` will use.
+    public func threadCount(for plan: Plan) -> Int {
+        let requested = threads > 0 ? threads : FastTrainer.automaticThreads(plan: plan, batchSize: settings.batchSize)
+        // No more threads than samples in a batch: every thread needs at least one.
+        return max(1, min(requested, settings.batchSize))
     }
 
     /// Trains `plan` from `parameters` (a verified plan; `Network.init` verifies) on `data` and
@@ -30,34 +57,87 @@ public struct FastTrainer {
         shouldContinue: (Int, Double) -> Bool = { _, _ in true }
     ) throws(NonFiniteValue) -> (parameters: [Double], report: TrainingReport) {
         switch precision {
-        case .f32: return try train(BatchEngine<Float>(plan: plan, batchSize: settings.batchSize, parameters: parameters), data, shouldContinue)
-        case .f64: return try train(BatchEngine<Double>(plan: plan, batchSize: settings.batchSize, parameters: parameters), data, shouldContinue)
+        case .f32: return try train(ParameterSlab<Float>(parameters), plan, data, shouldContinue)
+        case .f64: return try train(ParameterSlab<Double>(parameters), plan, data, shouldContinue)
         }
     }
 
     private func train<Scalar: KernelScalar>(
-        _ engine: BatchEngine<Scalar>, _ data: Dataset, _ shouldContinue: (Int, Double) -> Bool
+        _ slab: ParameterSlab<Scalar>, _ plan: Plan, _ data: Dataset, _ shouldContinue: (Int, Double) -> Bool
     ) throws(NonFiniteValue) -> (parameters: [Double], report: TrainingReport) {
-        var optimizer = OptimizerState<Scalar>(settings.optimizer, parameterCount: engine.parameterCount)
+        let threadCount = threadCount(for: plan)
+        let share = (max(1, settings.batchSize) + threadCount - 1) / threadCount
+        let engines = (0..<threadCount).map { _ in BatchEngine<Scalar>(plan: plan, batchSize: share, parameters: slab) }
+        let gradients = engines[0].gradients
+        var optimizer = OptimizerState<Scalar>(settings.optimizer, parameterCount: slab.count)
         defer { optimizer.release() }
+        let partLosses = UnsafeMutableBufferPointer<Double>.allocate(capacity: threadCount)
+        defer { partLosses.deallocate() }
         let report = try data.inputs.withUnsafeBufferPointer { (inputs) throws(NonFiniteValue) in
             try data.targets.withUnsafeBufferPointer { (targets) throws(NonFiniteValue) in
                 try runEpochs(samples: data.count, settings: settings, shouldContinue: shouldContinue) {
                     (order, first, count, rate, position) throws(NonFiniteValue) in
-                    let lanes = engine.lanes(for: count)
-                    engine.loadInputs(inputs, inputWidth: data.inputWidth, order: order, first: first, count: count)
-                    engine.forward(lanes: lanes)
-                    let loss = engine.loss(targets: targets, targetWidth: data.targetWidth, order: order, first: first, count: count)
+                    let batch = SharedBatch(inputs: inputs, inputWidth: data.inputWidth, targets: targets,
+                                            targetWidth: data.targetWidth, order: order)
+                    let loss: Double
+                    if threadCount == 1 {
+                        loss = engines[0].accumulateGradients(batch, first: first, count: count)
+                    } else {
+                        let work = SharedWork(engines: engines, losses: partLosses)
+                        DispatchQueue.concurrentPerform(iterations: threadCount) { part in
+                            let start = part * share
+                            work.losses[part] = start < count
+                                ? work.engines[part].accumulateGradients(batch, first: first + start, count: min(share, count - start))
+                                : 0
+                        }
+                        for part in 1..<threadCount where part * share < count {
+                            let other = engines[part].gradients
+                            for p in 0..<slab.count { gradients[p] += other[p] }
+                        }
+                        loss = partLosses.reduce(0, +)
+                    }
                     guard loss.isFinite else { throw position.failure("the loss") }
-                    engine.clearGradients()
-                    engine.backward(lanes: lanes)
-                    if let bad = optimizer.apply(parameters: engine.parameters, gradients: engine.gradients, batchCount: count, rate: rate) {
-                        throw position.failure("parameter \(engine.plan.parameterKeys()[bad])")
+                    if let bad = optimizer.apply(parameters: slab.values, gradients: gradients, batchCount: count, rate: rate) {
+                        throw position.failure("parameter \(plan.parameterKeys()[bad])")
                     }
                     return loss
                 }
             }
         }
-        return (engine.parameterValues, report)
+        return (slab.binary64, report)
     }
 }
+
+/// The data of one batch as the engines read it.
+struct SharedBatch: @unchecked Sendable {
+    let inputs: UnsafeBufferPointer<Double>
+    let inputWidth: Int
+    let targets: UnsafeBufferPointer<Double>
+    let targetWidth: Int
+    let order: UnsafeBufferPointer<Int>
+}
+
+/// What the threads of one batch share. Safe to send: during `concurrentPerform` thread t
+/// touches only engine t's own buffers and `losses[t]`, and only reads the data and the
+/// parameters, which nothing writes until every thread has finished.
+struct SharedWork<Scalar: KernelScalar>: @unchecked Sendable {
+    let engines: [BatchEngine<Scalar>]
+    let losses: UnsafeMutableBufferPointer<Double>
+}
+
+extension BatchEngine {
+    /// Forward and backward for samples `order[first ..< first + count]`; leaves their summed
+    /// dE/dw in `gradients` (cleared first) and returns their summed loss.
+    func accumulateGradients(_ batch: SharedBatch, first: Int, count: Int) -> Double {
+        let lanes = lanes(for: count)
+        clearGradients()
+        loadInputs(batch.inputs, inputWidth: batch.inputWidth, order: batch.order, first: first, count: count)
+        forward(lanes: lanes)
+        let loss = loss(targets: batch.targets, targetWidth: batch.targetWidth, order: batch.order, first: first, count: count)
+        backward(lanes: lanes)
+        return loss
+    }
+}
+
+/// Processors this process may run on (its CPU affinity), at least 1.
+public func availableProcessors() -> Int { Int(bpc_available_processors()) }

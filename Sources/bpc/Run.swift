@@ -37,6 +37,8 @@ struct Run: ParsableCommand {
     var save: String?
     @Option(help: "Arithmetic of the training loop: f64 (binary64, the default) or f32 (binary32).")
     var precision: Precision = .f64
+    @Option(help: "Threads for the training loop; 0 (the default) uses 2 when the batch is large enough to pay for them.")
+    var threads: Int = 0
     @Flag(help: "Train with the reference runtime (binary64, one sample at a time) instead of the batched kernels.")
     var reference = false
     @Flag(help: "Print one JSON object.")
@@ -48,6 +50,7 @@ struct Run: ParsableCommand {
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if threads < 0 || threads > 256 { throw ValidationError("--threads must be between 0 and 256") }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be a positive number") }
     }
 
@@ -61,6 +64,8 @@ struct Run: ParsableCommand {
         var network = try Network(plan: model.plan)
         let settings = model.trainingSettings
         let useKernels = !reference && bpc_cpu_runs_fast_runtime() != 0
+        let trainer = FastTrainer(settings: settings, precision: precision, threads: threads)
+        let threadsUsed = useKernels ? trainer.threadCount(for: model.plan) : 1
         if !useKernels && !reference {
             printError("note: this CPU lacks AVX2/FMA; training with the reference runtime in binary64")
         }
@@ -80,7 +85,7 @@ struct Run: ParsableCommand {
                 return interruptRequested == 0
             }
             if useKernels {
-                let trained = try FastTrainer(settings: settings, precision: precision)
+                let trained = try trainer
                     .train(plan: model.plan, parameters: network.parameters, on: data, shouldContinue: shouldContinue)
                 network.parameters = trained.parameters
                 report = trained.report
@@ -113,7 +118,7 @@ struct Run: ParsableCommand {
         let interruption = report.interrupted ? ExitCode(130) : nil
         if json {
             printJSON(model: model, network: &network, data: data, report: report, training: trainingEvaluation,
-                      precision: useKernels ? precision : .f64, seconds: seconds, samplesPerSecond: samplesPerSecond, test: testEvaluation)
+                      precision: useKernels ? precision : .f64, threads: threadsUsed, seconds: seconds, samplesPerSecond: samplesPerSecond, test: testEvaluation)
             if let interruption { throw interruption }
             return
         }
@@ -148,7 +153,7 @@ struct Run: ParsableCommand {
     }
 
     private func printJSON(
-        model: LoadedModel, network: inout Network, data: Dataset, report: TrainingReport, training: Evaluation, precision: Precision,
+        model: LoadedModel, network: inout Network, data: Dataset, report: TrainingReport, training: Evaluation, precision: Precision, threads: Int,
         seconds: Double, samplesPerSecond: Double, test: Evaluation?
     ) {
         let keys = model.plan.parameterKeys()
@@ -168,6 +173,7 @@ struct Run: ParsableCommand {
             ("train_seconds", .number(seconds)),
             ("samples_per_second", .number(samplesPerSecond)),
             ("precision", .string(precision.rawValue)),
+            ("threads", .integer(threads)),
             ("parameters", .object(keys.indices.map { (keys[$0], .number(network.parameters[$0])) })),
             ("predictions", .array(predictions)),
         ]

@@ -137,6 +137,36 @@ struct FastRuntimeTests {
         }
     }
 
+    @Test("two threads, each with half of every batch, train to the parameters one thread reaches", arguments: [2, 5, 33, 64])
+    func threadsAgree(batchSize: Int) throws {
+        let plan = try #require(compileText(Self.layered(inputs: 6, hidden: 20, outputs: 3, activation: "tanh", loss: "softmax_cross_entropy", skip: true)))
+        var random = TestRandom(seed: 99)
+        var data = Dataset(inputWidth: 6, targetWidth: 3)
+        for _ in 0..<70 {
+            var target = [0.0, 0.0, 0.0]
+            target[random.int(0...2)] = 1
+            data.append(input: (0..<6).map { _ in random.uniform(-1, 1) }, target: target)
+        }
+        let settings = TrainingSettings(epochs: 4, batchSize: batchSize, learningRate: .constant(0.1), shuffle: true, optimizer: .momentum(0.9), seed: 5)
+        let one = try FastTrainer(settings: settings, precision: .f64, threads: 1).train(plan: plan, parameters: plan.parameters, on: data)
+        let two = FastTrainer(settings: settings, precision: .f64, threads: 2)
+        #expect(two.threadCount(for: plan) == 2)
+        let result = try two.train(plan: plan, parameters: plan.parameters, on: data)
+        #expect(zip(one.parameters, result.parameters).allSatisfy { closeEnough($0, $1, relative: 1e-10) })
+        #expect(zip(one.report.lossHistory, result.report.lossHistory).allSatisfy { closeEnough($0, $1, relative: 1e-10) })
+    }
+
+    @Test("automatic threading uses two threads only for large batches of large networks on two or more processors")
+    func automaticThreads() throws {
+        let small = try #require(compileText(Self.layered(inputs: 2, hidden: 2, outputs: 1, activation: "tanh", loss: "half_squared_error", skip: false)))
+        let wide = try #require(compileText(Self.layered(inputs: 64, hidden: 256, outputs: 10, activation: "tanh", loss: "softmax_cross_entropy", skip: false)))
+        #expect(FastTrainer.automaticThreads(plan: small, batchSize: 1024, processors: 8) == 1)
+        #expect(FastTrainer.automaticThreads(plan: wide, batchSize: 1, processors: 8) == 1)
+        #expect(FastTrainer.automaticThreads(plan: wide, batchSize: 64, processors: 8) == 2)
+        #expect(FastTrainer.automaticThreads(plan: wide, batchSize: 64, processors: 1) == 1)
+        #expect(availableProcessors() >= 1)
+    }
+
     @Test("the fast trainer stops on divergence where the reference trainer stops")
     func divergence() throws {
         let plan = try #require(compileText(Self.layered(inputs: 2, hidden: 3, outputs: 1, activation: "identity", loss: "half_squared_error", skip: false)))
@@ -180,7 +210,7 @@ struct FastRuntimeTests {
 func compareBatch<Scalar: KernelScalar>(
     _ type: Scalar.Type, plan: Plan, samples: [(input: [Double], target: [Double])], batchSize: Int, tolerance: Double
 ) -> [String] {
-    let engine = BatchEngine<Scalar>(plan: plan, batchSize: batchSize, parameters: plan.parameters)
+    let engine = BatchEngine<Scalar>(plan: plan, batchSize: batchSize, parameters: ParameterSlab(plan.parameters))
     let data = dataset(samples)
     let order = Array(0..<samples.count)
     let count = samples.count
