@@ -18,6 +18,7 @@ let package = Package(
     products: [
         .executable(name: "bpc", targets: ["bpc"]),
         .library(name: "BPC", targets: ["BPC"]),
+        .library(name: "BPCFastRuntime", targets: ["BPCFastRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

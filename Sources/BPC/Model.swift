@@ -46,6 +46,10 @@ public struct Model: Sendable {
     }
 
     public var plan: Plan { loaded.plan }
+    /// The spec's training samples, if it has data.
+    public var trainingData: Dataset? { loaded.training }
+    /// The spec's `train` section with defaults filled in.
+    public var trainingSettings: TrainingSettings { loaded.trainingSettings }
     public var inputNames: [String] { plan.inputUnits.map { plan.unitNames[Int($0)] } }
     public var outputNames: [String] { plan.outputUnits.map { plan.unitNames[Int($0)] } }
 
