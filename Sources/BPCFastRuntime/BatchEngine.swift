@@ -272,6 +272,36 @@ final class BatchEngine<Scalar: KernelScalar> {
         }
     }
 
+    /// Online SGD (one sample, plain `sgd`), fused: backward with every weight updated the
+    /// moment its last use is over, as hand-written online backpropagation does. Each weight
+    /// feeds the backward sum once, so reading it just before overwriting it sees the value the
+    /// forward pass used; w - eta * (delta z) is what the optimiser computes from a gradient
+    /// accumulated from zero, bit for bit. Returns the first parameter that became non-finite.
+    func backwardUpdatingOnline(rate: Double) -> Int? {
+        let eta = Scalar(rate)
+        let w = parameters
+        for unit in 0..<unitCount { delta[unit] = 0 }
+        var probe: Scalar = 0
+        for step in kernels.steps.reversed() {
+            let unit = step.firstUnit
+            finishDelta(unit: unit, kind: step.activation, lanes: 1)
+            let value = delta[unit]
+            if step.biasStart >= 0 {
+                w[step.biasStart] -= eta * value
+                probe += 0 * w[step.biasStart]
+            }
+            for edge in Int(fanInStart[unit])..<Int(fanInStart[unit + 1]) {
+                let source = Int(fanInSource[edge])
+                let weight = w[edge]
+                if !isInput[source] { delta[source] += value * weight }
+                w[edge] = weight - eta * (value * activation[source])
+                probe += 0 * w[edge]
+            }
+        }
+        guard !probe.isFinite else { return nil }
+        return (0..<parameterCount).first { !w[$0].isFinite }
+    }
+
     private func sparseBackward(unit: Int, bias: Int, lanes: Int) {
         let first = Int(fanInStart[unit]), last = Int(fanInStart[unit + 1])
         let d = delta + unit * width

@@ -73,12 +73,24 @@ public struct FastTrainer {
         defer { optimizer.release() }
         let partLosses = UnsafeMutableBufferPointer<Double>.allocate(capacity: threadCount)
         defer { partLosses.deallocate() }
+        let online = threadCount == 1 && settings.batchSize == 1 && settings.optimizer == .sgd
         let report = try data.inputs.withUnsafeBufferPointer { (inputs) throws(NonFiniteValue) in
             try data.targets.withUnsafeBufferPointer { (targets) throws(NonFiniteValue) in
                 try runEpochs(samples: data.count, settings: settings, shouldContinue: shouldContinue) {
                     (order, first, count, rate, position) throws(NonFiniteValue) in
                     let batch = SharedBatch(inputs: inputs, inputWidth: data.inputWidth, targets: targets,
                                             targetWidth: data.targetWidth, order: order)
+                    if online {
+                        let engine = engines[0]
+                        engine.loadInputs(inputs, inputWidth: data.inputWidth, order: order, first: first, count: 1)
+                        engine.forward(lanes: 1)
+                        let loss = engine.loss(targets: targets, targetWidth: data.targetWidth, order: order, first: first, count: 1)
+                        guard loss.isFinite else { throw position.failure("the loss") }
+                        if let bad = engine.backwardUpdatingOnline(rate: rate) {
+                            throw position.failure("parameter \(plan.parameterKeys()[bad])")
+                        }
+                        return loss
+                    }
                     let loss: Double
                     if threadCount == 1 {
                         loss = engines[0].accumulateGradients(batch, first: first, count: count)
