@@ -114,7 +114,9 @@ extension YAMLEventReader {
     /// Iterative, so its stack use does not depend on the input; depth is bounded by the
     /// reader's limit.
     func readNode() throws(ParseAborted) -> YAMLNode {
-        var stack: [(node: YAMLNode, pendingKey: Located<String>?, keys: Set<String>)] = []
+        // keys: the mapping's keys for the duplicate check, built only once a mapping has more
+        // than a few entries (a linear scan is cheaper below that; a set keeps large ones linear).
+        var stack: [(node: YAMLNode, pendingKey: Located<String>?, keys: Set<String>?)] = []
         while true {
             let event = try next()
             var completed: YAMLNode
@@ -122,10 +124,10 @@ extension YAMLEventReader {
             case .scalar:
                 completed = YAMLNode(content: .scalar(event.value, isQuoted: event.isQuoted, tag: event.tag), start: event.start)
             case .sequenceStart:
-                stack.append((YAMLNode(content: .sequence([]), start: event.start), nil, []))
+                stack.append((YAMLNode(content: .sequence([]), start: event.start), nil, nil))
                 continue
             case .mappingStart:
-                stack.append((YAMLNode(content: .mapping([]), start: event.start), nil, []))
+                stack.append((YAMLNode(content: .mapping([]), start: event.start), nil, nil))
                 continue
             case .sequenceEnd, .mappingEnd:
                 guard let finished = stack.popLast() else {
@@ -152,7 +154,16 @@ extension YAMLEventReader {
                     stack[top].node.content = .mapping(pairs)
                 } else {
                     let key = mappingKey(completed)
-                    if !stack[top].keys.insert(key.value).inserted {
+                    let duplicate: Bool
+                    if pairs.count < 8 {
+                        duplicate = pairs.contains { $0.key.value == key.value }
+                    } else {
+                        var keys = stack[top].keys ?? Set(pairs.map(\.key.value))
+                        stack[top].keys = nil  // one reference, so the insert does not copy
+                        duplicate = !keys.insert(key.value).inserted
+                        stack[top].keys = keys
+                    }
+                    if duplicate {
                         error("duplicate key '\(key.value)'", at: key.position)
                     }
                     stack[top].pendingKey = key
