@@ -2,6 +2,9 @@ import BPCPlan
 import BPCRuntime
 import CPUFeatures
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The arithmetic a fast run uses. Binary64 (the default) matches the reference runtime up to
 /// the order of additions; binary32 halves memory traffic and doubles the vector width.
@@ -15,7 +18,8 @@ public enum Precision: String, CaseIterable, Sendable {
 ///
 /// With two threads each batch is cut in two halves of samples; each thread runs forward and
 /// backward for its half with its own engine (activations, deltas, gradients) over the shared
-/// parameters, then the gradients are summed and one update applied: one hand-off per batch.
+/// parameters, then the gradients are summed and one update applied: one hand-off per batch,
+/// to a worker thread started once per run.
 ///
 /// Runs only on CPUs with the instructions this module was compiled for; callers check
 /// `bpc_cpu_runs_fast_runtime()` (module CPUFeatures) first, from code built for any CPU.
@@ -71,8 +75,11 @@ public struct FastTrainer {
         let gradients = engines[0].gradients
         var optimizer = OptimizerState<Scalar>(settings.optimizer, parameterCount: slab.count)
         defer { optimizer.release() }
-        let partLosses = UnsafeMutableBufferPointer<Double>.allocate(capacity: threadCount)
-        defer { partLosses.deallocate() }
+        let workers = engines.dropFirst().map { engine in
+            let part = BatchPart()
+            return (engine: engine, part: part, thread: WorkerThread { part.run(engine) })
+        }
+        defer { for worker in workers { worker.thread.stop() } }
         let online = threadCount == 1 && settings.batchSize == 1 && settings.optimizer == .sgd
         let report = try data.inputs.withUnsafeBufferPointer { (inputs) throws(NonFiniteValue) in
             try data.targets.withUnsafeBufferPointer { (targets) throws(NonFiniteValue) in
@@ -91,22 +98,20 @@ public struct FastTrainer {
                         }
                         return loss
                     }
-                    let loss: Double
-                    if threadCount == 1 {
-                        loss = engines[0].accumulateGradients(batch, first: first, count: count)
-                    } else {
-                        let work = SharedWork(engines: engines, losses: partLosses)
-                        DispatchQueue.concurrentPerform(iterations: threadCount) { part in
-                            let start = part * share
-                            work.losses[part] = start < count
-                                ? work.engines[part].accumulateGradients(batch, first: first + start, count: min(share, count - start))
-                                : 0
-                        }
-                        for part in 1..<threadCount where part * share < count {
-                            let other = engines[part].gradients
-                            for p in 0..<slab.count { gradients[p] += other[p] }
-                        }
-                        loss = partLosses.reduce(0, +)
+                    // Part t of the batch is samples [t * share, (t + 1) * share); the workers
+                    // take parts 1..., this thread part 0.
+                    for (index, worker) in workers.enumerated() {
+                        let start = (index + 1) * share
+                        worker.part.set(batch, first: first + start, count: max(0, min(share, count - start)))
+                        worker.thread.start()
+                    }
+                    var loss = engines[0].accumulateGradients(batch, first: first, count: min(share, count))
+                    for worker in workers {
+                        worker.thread.wait()
+                        guard worker.part.count > 0 else { continue }
+                        loss += worker.part.loss
+                        let other = worker.engine.gradients
+                        for p in 0..<slab.count { gradients[p] += other[p] }
                     }
                     guard loss.isFinite else { throw position.failure("the loss") }
                     if let bad = optimizer.apply(parameters: slab.values, gradients: gradients, batchCount: count, rate: rate) {
@@ -129,12 +134,81 @@ struct SharedBatch: @unchecked Sendable {
     let order: UnsafeBufferPointer<Int>
 }
 
-/// What the threads of one batch share. Safe to send: during `concurrentPerform` thread t
-/// touches only engine t's own buffers and `losses[t]`, and only reads the data and the
-/// parameters, which nothing writes until every thread has finished.
-struct SharedWork<Scalar: KernelScalar>: @unchecked Sendable {
-    let engines: [BatchEngine<Scalar>]
-    let losses: UnsafeMutableBufferPointer<Double>
+/// One worker's share of a batch, written by the training thread before `WorkerThread.start`
+/// and read back after `wait`; the semaphores between them order the accesses.
+final class BatchPart: @unchecked Sendable {
+    private(set) var batch: SharedBatch?
+    private(set) var first = 0
+    private(set) var count = 0
+    private(set) var loss = 0.0
+
+    func set(_ batch: SharedBatch, first: Int, count: Int) {
+        self.batch = batch
+        self.first = first
+        self.count = count
+    }
+
+    func run<Scalar: KernelScalar>(_ engine: BatchEngine<Scalar>) {
+        guard let batch, count > 0 else { return }
+        loss = engine.accumulateGradients(batch, first: first, count: count)
+    }
+}
+
+/// A thread started once per training run that runs the same job each time it is started:
+/// a hand-off is two semaphore operations and allocates nothing (a dispatch to a thread pool
+/// allocates a few blocks per call).
+final class WorkerThread: @unchecked Sendable {
+    private let job: () -> Void
+    private let begin = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private var stopping = false
+    private var thread: pthread_t?
+
+    init(job: @escaping () -> Void) {
+        self.job = job
+        var handle = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        if pthread_create(&handle, nil, { context in
+            guard let context else { return nil }
+            Unmanaged<WorkerThread>.fromOpaque(context).takeRetainedValue().loop()
+            return nil
+        }, context) == 0 {
+            thread = handle
+        } else {
+            // No thread: run each job on the caller, in `start`.
+            Unmanaged<WorkerThread>.fromOpaque(context).release()
+        }
+    }
+
+    private func loop() {
+        while true {
+            begin.wait()
+            if stopping { return }
+            job()
+            finished.signal()
+        }
+    }
+
+    /// Runs the job once on the thread; `wait` returns when it is done.
+    func start() {
+        if thread == nil {
+            job()
+            finished.signal()
+        } else {
+            begin.signal()
+        }
+    }
+
+    func wait() { finished.wait() }
+
+    /// Ends the thread; called when the run is over.
+    func stop() {
+        guard let thread else { return }
+        stopping = true
+        begin.signal()
+        pthread_join(thread, nil)
+        self.thread = nil
+    }
 }
 
 extension BatchEngine {
