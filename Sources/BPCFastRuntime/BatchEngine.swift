@@ -45,17 +45,20 @@ final class BatchEngine<Scalar: KernelScalar> {
     private let isInput: UnsafeMutablePointer<Bool>
     /// For each unit, its index among the outputs, or -1.
     private let outputSlot: UnsafeMutablePointer<Int32>
-    private let inputUnits: [Int]
+    // The tables a step reads, as buffers: iterating an array stored in a class retains and
+    // releases it on every pass, which costs more than a small network's whole step.
+    private let steps: UnsafeMutableBufferPointer<KernelPlan.Step>
+    private let inputUnits: UnsafeMutableBufferPointer<Int>
     /// Scratch for `denseBackward`: one block's sources, lane-major.
     private let transposedSources: UnsafeMutablePointer<Scalar>
-    private let outputUnits: [Int]
+    private let outputUnits: UnsafeMutableBufferPointer<Int>
 
     // Per-sample loss scratch in binary64: the loss is evaluated by `Loss.evaluate`, the one
     // definition every runtime shares.
     private let lossNetInput: UnsafeMutableBufferPointer<Double>
     private let lossValue: UnsafeMutableBufferPointer<Double>
     private let lossDirect: UnsafeMutableBufferPointer<Double>
-    private let outputActivations: [Activation]
+    private let outputActivations: UnsafeMutableBufferPointer<Activation>
 
     init(plan: Plan, batchSize: Int, parameters: ParameterSlab<Scalar>) {
         self.plan = plan
@@ -83,18 +86,23 @@ final class BatchEngine<Scalar: KernelScalar> {
             return widest
         }
         transposedSources = allocateZeroed(widestBlock * width)
-        inputUnits = plan.inputUnits.map { Int($0) }
-        outputUnits = plan.outputUnits.map { Int($0) }
+        steps = bufferCopy(kernels.steps)
+        inputUnits = bufferCopy(plan.inputUnits.map { Int($0) })
+        outputUnits = bufferCopy(plan.outputUnits.map { Int($0) })
         lossNetInput = .allocate(capacity: outputCount)
         lossValue = .allocate(capacity: outputCount)
         lossDirect = .allocate(capacity: outputCount)
         for buffer in [lossNetInput, lossValue, lossDirect] { buffer.initialize(repeating: 0) }
-        outputActivations = plan.outputUnits.map { plan.activations[Int($0)] }
+        outputActivations = bufferCopy(plan.outputUnits.map { plan.activations[Int($0)] })
     }
 
     deinit {
         for pointer in [netInput, activation, delta, directDelta, gradients, transposedSources] { pointer.deallocate() }
         for buffer in [lossNetInput, lossValue, lossDirect] { buffer.deallocate() }
+        steps.deallocate()
+        inputUnits.deallocate()
+        outputUnits.deallocate()
+        outputActivations.deallocate()
         fanInStart.deallocate()
         fanInSource.deallocate()
         isInput.deallocate()
@@ -122,7 +130,7 @@ final class BatchEngine<Scalar: KernelScalar> {
     // MARK: forward
 
     func forward(lanes: Int) {
-        for step in kernels.steps {
+        for step in steps {
             switch step.kind {
             case .sparse:
                 sparseForward(unit: step.firstUnit, bias: step.biasStart, lanes: lanes)
@@ -200,6 +208,21 @@ final class BatchEngine<Scalar: KernelScalar> {
         }
     }
 
+    /// `forward` for one sample (width 1) in one loop, each unit's sum and activation inline.
+    func forwardSample() {
+        let w = parameters, a = netInput, z = activation
+        for step in steps {
+            let unit = step.firstUnit
+            var sum: Scalar = 0
+            for edge in Int(fanInStart[unit])..<Int(fanInStart[unit + 1]) {
+                sum += w[edge] * z[Int(fanInSource[edge])]
+            }
+            if step.biasStart >= 0 { sum += w[step.biasStart] }
+            a[unit] = sum
+            z[unit] = Scalar(step.activation.value(Double(sum)))
+        }
+    }
+
     // MARK: loss
 
     /// The summed loss of lanes `0 ..< count` against the targets of samples
@@ -209,20 +232,19 @@ final class BatchEngine<Scalar: KernelScalar> {
         var total = 0.0
         let loss = plan.loss
         let a = lossNetInput, z = lossValue, direct = lossDirect
-        outputActivations.withUnsafeBufferPointer { kinds in
-            for lane in 0..<count {
-                for (index, unit) in outputUnits.enumerated() {
-                    a[index] = Double(netInput[unit * width + lane])
-                    z[index] = Double(activation[unit * width + lane])
-                }
-                let offset = order[first + lane] * targetWidth
-                total += loss.evaluate(
-                    a: UnsafeBufferPointer(a), z: UnsafeBufferPointer(z),
-                    target: UnsafeBufferPointer(rebasing: targets[offset..<(offset + targetWidth)]),
-                    activations: kinds, outputDelta: direct
-                )
-                for index in 0..<outputCount { directDelta[index * width + lane] = Scalar(direct[index]) }
+        let kinds = UnsafeBufferPointer(outputActivations)
+        for lane in 0..<count {
+            for (index, unit) in outputUnits.enumerated() {
+                a[index] = Double(netInput[unit * width + lane])
+                z[index] = Double(activation[unit * width + lane])
             }
+            let offset = order[first + lane] * targetWidth
+            total += loss.evaluate(
+                a: UnsafeBufferPointer(a), z: UnsafeBufferPointer(z),
+                target: UnsafeBufferPointer(rebasing: targets[offset..<(offset + targetWidth)]),
+                activations: kinds, outputDelta: direct
+            )
+            for index in 0..<outputCount { directDelta[index * width + lane] = Scalar(direct[index]) }
         }
         for index in 0..<outputCount {
             for lane in count..<lanes { directDelta[index * width + lane] = 0 }
@@ -241,7 +263,8 @@ final class BatchEngine<Scalar: KernelScalar> {
                 (delta + unit * width).update(repeating: 0, count: lanes)
             }
         }
-        for step in kernels.steps.reversed() {
+        for index in stride(from: steps.count - 1, through: 0, by: -1) {
+            let step = steps[index]
             for unit in step.firstUnit..<(step.firstUnit + step.unitCount) {
                 finishDelta(unit: unit, kind: step.activation, lanes: lanes)
             }
@@ -282,10 +305,15 @@ final class BatchEngine<Scalar: KernelScalar> {
         let w = parameters
         for unit in 0..<unitCount { delta[unit] = 0 }
         var probe: Scalar = 0
-        for step in kernels.steps.reversed() {
+        for index in stride(from: steps.count - 1, through: 0, by: -1) {
+            let step = steps[index]
             let unit = step.firstUnit
-            finishDelta(unit: unit, kind: step.activation, lanes: 1)
-            let value = delta[unit]
+            // finishDelta for one lane, written out: a call per unit costs more than the
+            // arithmetic of a small network.
+            var value = Scalar(step.activation.derivative(a: Double(netInput[unit]), z: Double(activation[unit]))) * delta[unit]
+            let slot = Int(outputSlot[unit])
+            if slot >= 0 { value += directDelta[slot] }
+            delta[unit] = value
             if step.biasStart >= 0 {
                 w[step.biasStart] -= eta * value
                 probe += 0 * w[step.biasStart]
@@ -494,6 +522,10 @@ private func allocateZeroed<Element: KernelScalar>(_ count: Int) -> UnsafeMutabl
     let pointer = raw.bindMemory(to: Element.self, capacity: max(count, 1))
     pointer.initialize(repeating: 0, count: max(count, 1))
     return pointer
+}
+
+private func bufferCopy<Element>(_ array: [Element]) -> UnsafeMutableBufferPointer<Element> {
+    UnsafeMutableBufferPointer(start: copy(array), count: array.count)
 }
 
 private func copy<Element>(_ array: [Element]) -> UnsafeMutablePointer<Element> {

@@ -72,7 +72,8 @@ public struct FastTrainer {
         let threadCount = threadCount(for: plan)
         let share = (max(1, settings.batchSize) + threadCount - 1) / threadCount
         let engines = (0..<threadCount).map { _ in BatchEngine<Scalar>(plan: plan, batchSize: share, parameters: slab) }
-        let gradients = engines[0].gradients
+        let primary = engines[0]
+        let gradients = primary.gradients
         var optimizer = OptimizerState<Scalar>(settings.optimizer, parameterCount: slab.count)
         defer { optimizer.release() }
         let workers = engines.dropFirst().map { engine in
@@ -88,12 +89,11 @@ public struct FastTrainer {
                     let batch = SharedBatch(inputs: inputs, inputWidth: data.inputWidth, targets: targets,
                                             targetWidth: data.targetWidth, order: order)
                     if online {
-                        let engine = engines[0]
-                        engine.loadInputs(inputs, inputWidth: data.inputWidth, order: order, first: first, count: 1)
-                        engine.forward(lanes: 1)
-                        let loss = engine.loss(targets: targets, targetWidth: data.targetWidth, order: order, first: first, count: 1)
+                        primary.loadInputs(inputs, inputWidth: data.inputWidth, order: order, first: first, count: 1)
+                        primary.forwardSample()
+                        let loss = primary.loss(targets: targets, targetWidth: data.targetWidth, order: order, first: first, count: 1)
                         guard loss.isFinite else { throw position.failure("the loss") }
-                        if let bad = engine.backwardUpdatingOnline(rate: rate) {
+                        if let bad = primary.backwardUpdatingOnline(rate: rate) {
                             throw position.failure("parameter \(plan.parameterKeys()[bad])")
                         }
                         return loss
@@ -105,7 +105,7 @@ public struct FastTrainer {
                         worker.part.set(batch, first: first + start, count: max(0, min(share, count - start)))
                         worker.thread.start()
                     }
-                    var loss = engines[0].accumulateGradients(batch, first: first, count: min(share, count))
+                    var loss = primary.accumulateGradients(batch, first: first, count: min(share, count))
                     for worker in workers {
                         worker.thread.wait()
                         guard worker.part.count > 0 else { continue }
