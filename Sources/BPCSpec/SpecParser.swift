@@ -207,9 +207,9 @@ struct SpecDecoder {
             }
         }
         guard case .mapping(let pairs) = node.content else { return }
-        let keys = Set(pairs.map(\.key.value))
-        if !keys.contains("from") { error("an edge needs 'from'", at: node.start) }
-        if !keys.contains("to") { error("an edge needs 'to'", at: node.start) }
+        // A scan, not a set: an edge has at most three keys, and there may be millions of edges.
+        if !pairs.contains(where: { $0.key.value == "from" }) { error("an edge needs 'from'", at: node.start) }
+        if !pairs.contains(where: { $0.key.value == "to" }) { error("an edge needs 'to'", at: node.start) }
         guard let from, let to else { return }
         spec.edges.append(EdgeSpec(from: from, to: to, weight: weight, position: node.start))
     }
@@ -314,9 +314,8 @@ struct SpecDecoder {
             if key.value == "in" { input = numbers(value, "in") } else { target = numbers(value, "out") }
         }
         guard case .mapping(let pairs) = node.content else { return nil }
-        let keys = Set(pairs.map(\.key.value))
-        if !keys.contains("in") { error("a sample needs 'in'", at: node.start) }
-        if !keys.contains("out") { error("a sample needs 'out'", at: node.start) }
+        if !pairs.contains(where: { $0.key.value == "in" }) { error("a sample needs 'in'", at: node.start) }
+        if !pairs.contains(where: { $0.key.value == "out" }) { error("a sample needs 'out'", at: node.start) }
         guard let input, let target else { return nil }
         return Sample(input: input, target: target, position: node.start)
     }
@@ -595,17 +594,23 @@ extension UnitReference {
         return !first
     }
 
-    /// Splits `h` or `h[3]` into name and member index.
+    /// Splits `h` or `h[3]` into name and member index. Works on UTF-8 bytes: a spec may name
+    /// millions of units, and Character-level string operations cost several times more.
     public static func parse(_ text: String) -> (name: String, member: Int?)? {
-        guard let open = text.firstIndex(of: "[") else {
+        let utf8 = text.utf8
+        guard let open = utf8.firstIndex(of: UInt8(ascii: "[")) else {
             return isIdentifier(text) ? (text, nil) : nil
         }
-        let name = text[..<open]
-        guard isIdentifier(name), text.hasSuffix("]") else { return nil }
-        let digits = text[text.index(after: open)..<text.index(before: text.endIndex)]
-        guard !digits.isEmpty, digits.count <= 12, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let index = Int(digits) else {
-            return nil
+        let name = Substring(utf8[..<open])
+        guard isIdentifier(name), utf8.last == UInt8(ascii: "]") else { return nil }
+        var index = 0
+        var digits = 0
+        for byte in utf8[utf8.index(after: open)...].dropLast() {
+            guard byte >= 48 && byte <= 57, digits < 12 else { return nil }
+            index = index * 10 + Int(byte - 48)
+            digits += 1
         }
+        guard digits > 0 else { return nil }
         return (String(name), index)
     }
 }
