@@ -219,7 +219,7 @@ final class BatchEngine<Scalar: KernelScalar> {
             }
             if step.biasStart >= 0 { sum += w[step.biasStart] }
             a[unit] = sum
-            z[unit] = Scalar(step.activation.value(Double(sum)))
+            z[unit] = step.activation == .tanh ? Scalar.hyperbolicTangent(sum) : Scalar(step.activation.value(Double(sum)))
         }
     }
 

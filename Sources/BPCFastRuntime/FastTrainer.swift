@@ -2,6 +2,7 @@ import BPCPlan
 import BPCRuntime
 import CPUFeatures
 import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,9 +36,11 @@ public struct FastTrainer {
         self.threads = threads
     }
 
-    /// Multiply-adds per batch below which a second thread costs more than it saves: the
-    /// hand-off takes a few microseconds, about 1e5 multiply-adds on one core.
-    public static let minimumWorkPerThread = 500_000
+    /// Multiply-adds per thread and batch below which a second thread costs more than it
+    /// saves. Measured on a 2-core virtual machine (benchmarks/RESULTS.md): 64 -> 256 -> 256
+    /// -> 10 at batch 32 (2.7e6 per batch) gains about 1.25x; the sparse W3 DAG at batch 64
+    /// (1e6 per batch) and 64 -> 64 -> 10 at batch 32 (1.5e5) gain nothing.
+    public static let minimumWorkPerThread = 1_000_000
 
     /// Two threads when the processor has them, each half of the batch fills at least one
     /// 16-lane tile, and the batch's work dwarfs the hand-off; otherwise one.
@@ -154,15 +157,27 @@ final class BatchPart: @unchecked Sendable {
     }
 }
 
-/// A thread started once per training run that runs the same job each time it is started:
-/// a hand-off is two semaphore operations and allocates nothing (a dispatch to a thread pool
-/// allocates a few blocks per call).
+/// A thread started once per training run that runs the same job each time it is started.
+///
+/// A hand-off allocates nothing (a dispatch to a thread pool allocates a few blocks per call)
+/// and is fast: each side first spins on an atomic counter for a few tens of microseconds,
+/// since on a virtual machine waking a thread blocked on a semaphore can take longer than the
+/// work of a whole batch, and only then blocks on a semaphore. The semaphores may collect
+/// extra signals while the other side spins; every wait therefore re-checks the counter.
 final class WorkerThread: @unchecked Sendable {
     private let job: () -> Void
+    /// Jobs requested and jobs finished, counted from 0; a job is pending while they differ.
+    private let requested = Atomic<Int>(0)
+    private let completed = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
     private let begin = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
-    private var stopping = false
     private var thread: pthread_t?
+    private var issued = 0
+
+    /// Polls of the counter before blocking: about a millisecond, longer than the serial work
+    /// between two batches (summing gradients, the update).
+    static let spinLimit = 2_000_000
 
     init(job: @escaping () -> Void) {
         self.job = job
@@ -181,30 +196,47 @@ final class WorkerThread: @unchecked Sendable {
     }
 
     private func loop() {
+        var done = 0
         while true {
-            begin.wait()
-            if stopping { return }
+            WorkerThread.await(begin) { requested.load(ordering: .acquiring) != done || stopping.load(ordering: .acquiring) }
+            if requested.load(ordering: .acquiring) == done { return }  // stopping, nothing pending
             job()
+            done += 1
+            completed.store(done, ordering: .releasing)
             finished.signal()
+        }
+    }
+
+    /// Spins until `ready`, then blocks on `semaphore` between checks.
+    private static func await(_ semaphore: DispatchSemaphore, until ready: () -> Bool) {
+        var polls = 0
+        while !ready() {
+            polls += 1
+            if polls > spinLimit { semaphore.wait() }
         }
     }
 
     /// Runs the job once on the thread; `wait` returns when it is done.
     func start() {
+        issued += 1
         if thread == nil {
             job()
-            finished.signal()
-        } else {
-            begin.signal()
+            completed.store(issued, ordering: .releasing)
+            return
         }
+        requested.store(issued, ordering: .releasing)
+        begin.signal()
     }
 
-    func wait() { finished.wait() }
+    func wait() {
+        let target = issued
+        WorkerThread.await(finished) { completed.load(ordering: .acquiring) == target }
+    }
 
     /// Ends the thread; called when the run is over.
     func stop() {
         guard let thread else { return }
-        stopping = true
+        stopping.store(true, ordering: .releasing)
         begin.signal()
         pthread_join(thread, nil)
         self.thread = nil

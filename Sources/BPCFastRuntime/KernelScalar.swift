@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import BPCPlan
 
 /// The element type a kernel runs in: binary32 or binary64.
@@ -10,9 +17,14 @@ import BPCPlan
 public protocol KernelScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable {
     /// tanh of 8 lanes.
     static func hyperbolicTangent(_ x: SIMD8<Self>) -> SIMD8<Self>
+    /// tanh of one value, correctly rounded to this precision by the C library.
+    static func hyperbolicTangent(_ x: Self) -> Self
 }
 
 extension Double: KernelScalar {
+    @inline(__always)
+    public static func hyperbolicTangent(_ x: Double) -> Double { Activation.tanh.value(x) }
+
     @inline(__always)
     public static func hyperbolicTangent(_ x: SIMD8<Double>) -> SIMD8<Double> {
         var result = x
@@ -22,6 +34,10 @@ extension Double: KernelScalar {
 }
 
 extension Float: KernelScalar {
+    /// The C library's binary32 tanhf: a conversion to binary64 and back would cost twice as much.
+    @inline(__always)
+    public static func hyperbolicTangent(_ x: Float) -> Float { tanhf(x) }
+
     /// tanh(x) = x P(x^2) / Q(x^2) on [-7.9, 7.9] (beyond that tanh rounds to +-1 in
     /// binary32), with the minimax coefficients Eigen uses for its vectorised tanh; |x| below
     /// 4e-4 returns x, which is tanh(x) rounded. The test suite bounds its error against the

@@ -162,8 +162,8 @@ struct FastRuntimeTests {
         let wide = try #require(compileText(Self.layered(inputs: 64, hidden: 256, outputs: 10, activation: "tanh", loss: "softmax_cross_entropy", skip: false)))
         #expect(FastTrainer.automaticThreads(plan: small, batchSize: 1024, processors: 8) == 1)
         #expect(FastTrainer.automaticThreads(plan: wide, batchSize: 1, processors: 8) == 1)
-        #expect(FastTrainer.automaticThreads(plan: wide, batchSize: 64, processors: 8) == 2)
-        #expect(FastTrainer.automaticThreads(plan: wide, batchSize: 64, processors: 1) == 1)
+        #expect(FastTrainer.automaticThreads(plan: wide, batchSize: 128, processors: 8) == 2)
+        #expect(FastTrainer.automaticThreads(plan: wide, batchSize: 128, processors: 1) == 1)
         #expect(availableProcessors() >= 1)
     }
 
