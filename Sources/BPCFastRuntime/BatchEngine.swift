@@ -118,12 +118,17 @@ final class BatchEngine<Scalar: KernelScalar> {
     /// zeroes the unused lanes of the tile so they stay finite and contribute nothing.
     func loadInputs(_ inputs: UnsafeBufferPointer<Double>, inputWidth: Int, order: UnsafeBufferPointer<Int>, first: Int, count: Int) {
         let lanes = lanes(for: count)
-        for (column, unit) in inputUnits.enumerated() {
-            let row = activation + unit * width
-            for lane in 0..<count {
-                row[lane] = Scalar(inputs[order[first + lane] * inputWidth + column])
+        // Sample by sample, so each sample's inputs are read in one contiguous run; the
+        // scattered writes land in the input rows, a few kilobytes that stay in L1.
+        guard let source = inputs.baseAddress else { return }
+        for lane in 0..<count {
+            let sample = source + order[first &+ lane] &* inputWidth
+            for (column, unit) in inputUnits.enumerated() {
+                activation[unit &* width &+ lane] = Scalar(sample[column])
             }
-            for lane in count..<lanes { row[lane] = 0 }
+        }
+        for unit in inputUnits {
+            for lane in count..<lanes { activation[unit * width + lane] = 0 }
         }
     }
 
