@@ -46,14 +46,37 @@ public struct FastTrainer {
     /// 16-lane tile, and the batch's work dwarfs the hand-off; otherwise one.
     public static func automaticThreads(plan: Plan, batchSize: Int, processors: Int = availableProcessors()) -> Int {
         guard processors >= 2, batchSize >= 32 else { return 1 }
-        return plan.edgeCount * batchSize >= 2 * minimumWorkPerThread ? 2 : 1
+        let (work, overflow) = plan.edgeCount.multipliedReportingOverflow(by: batchSize)
+        return overflow || work >= 2 * minimumWorkPerThread ? 2 : 1
     }
 
-    /// The thread count a run of `plan` will use.
-    public func threadCount(for plan: Plan) -> Int {
-        let requested = threads > 0 ? threads : FastTrainer.automaticThreads(plan: plan, batchSize: settings.batchSize)
+    /// The most samples a batch holds when training on `samples` samples: a data set smaller
+    /// than `batch_size` makes every batch smaller.
+    public func batchCapacity(samples: Int) -> Int { max(1, min(settings.batchSize, samples)) }
+
+    /// The thread count a run of `plan` on `samples` samples will use.
+    public func threadCount(for plan: Plan, samples: Int) -> Int {
+        let capacity = batchCapacity(samples: samples)
+        let requested = threads > 0 ? threads : FastTrainer.automaticThreads(plan: plan, batchSize: capacity)
         // No more threads than samples in a batch: every thread needs at least one.
-        return max(1, min(requested, settings.batchSize))
+        return max(1, min(requested, capacity))
+    }
+
+    /// Bytes the run's buffers take (saturating at Int.max): per thread three values per unit
+    /// and lane plus the gradients, and the parameters with the optimiser's state. The command
+    /// line compares it with the machine's memory before it allocates anything.
+    public func memoryNeeded(for plan: Plan, samples: Int) -> Int {
+        let threadCount = threadCount(for: plan, samples: samples)
+        let share = (Double(batchCapacity(samples: samples)) / Double(threadCount)).rounded(.up)
+        let width = share <= 1 ? 1 : (share / 16).rounded(.up) * 16
+        let widestBlock = KernelPlan(plan: plan, dense: width > 1).steps.reduce(0) { widest, step in
+            if case .dense(_, let sourceCount, _) = step.kind { return max(widest, sourceCount) }
+            return widest
+        }
+        let perThread = width * Double(3 * plan.unitCount + plan.outputUnits.count + widestBlock) + Double(plan.parameterCount)
+        let values = Double(threadCount) * perThread + 3 * Double(plan.parameterCount)
+        let bytes = values * Double(precision == .f32 ? 4 : 8)
+        return bytes >= Double(Int.max) ? Int.max : Int(bytes)
     }
 
     /// Trains `plan` from `parameters` (a verified plan; `Network.init` verifies) on `data` and
@@ -72,8 +95,8 @@ public struct FastTrainer {
     private func train<Scalar: KernelScalar>(
         _ slab: ParameterSlab<Scalar>, _ plan: Plan, _ data: Dataset, _ shouldContinue: (Int, Double) -> Bool
     ) throws(NonFiniteValue) -> (parameters: [Double], report: TrainingReport) {
-        let threadCount = threadCount(for: plan)
-        let share = (max(1, settings.batchSize) + threadCount - 1) / threadCount
+        let threadCount = threadCount(for: plan, samples: data.count)
+        let share = (batchCapacity(samples: data.count) + threadCount - 1) / threadCount
         let engines = (0..<threadCount).map { _ in BatchEngine<Scalar>(plan: plan, batchSize: share, parameters: slab) }
         let primary = engines[0]
         let gradients = primary.gradients
@@ -84,7 +107,7 @@ public struct FastTrainer {
             return (engine: engine, part: part, thread: WorkerThread { part.run(engine) })
         }
         defer { for worker in workers { worker.thread.stop() } }
-        let online = threadCount == 1 && settings.batchSize == 1 && settings.optimizer == .sgd
+        let online = share == 1 && settings.batchSize == 1 && settings.optimizer == .sgd
         let report = try data.inputs.withUnsafeBufferPointer { (inputs) throws(NonFiniteValue) in
             try data.targets.withUnsafeBufferPointer { (targets) throws(NonFiniteValue) in
                 try runEpochs(samples: data.count, settings: settings, shouldContinue: shouldContinue) {

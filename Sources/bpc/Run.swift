@@ -65,7 +65,15 @@ struct Run: ParsableCommand {
         let settings = model.trainingSettings
         let useKernels = !reference && bpc_cpu_runs_fast_runtime() != 0
         let trainer = FastTrainer(settings: settings, precision: precision, threads: threads)
-        let threadsUsed = useKernels ? trainer.threadCount(for: model.plan) : 1
+        let threadsUsed = useKernels ? trainer.threadCount(for: model.plan, samples: data.count) : 1
+        if useKernels {
+            let needed = trainer.memoryNeeded(for: model.plan, samples: data.count)
+            let available = ProcessInfo.processInfo.physicalMemory
+            if UInt64(needed) > available {
+                printError("\(spec): error: training batches of \(trainer.batchCapacity(samples: data.count)) samples needs \(needed) bytes of buffers; this machine has \(available); lower --batch-size")
+                throw ExitCode(1)
+            }
+        }
         if !useKernels && !reference {
             printError("note: this CPU lacks AVX2/FMA; training with the reference runtime in binary64")
         }

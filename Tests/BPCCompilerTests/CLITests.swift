@@ -343,4 +343,35 @@ struct RunCommandTests {
         #expect(failed.stderr.hasPrefix("\(missing): error: cannot write the file"), "\(failed.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["xor.json"])
     }
+
+    @Test("run with a batch far larger than the data trains on the whole data set per batch; one too large for memory is an error, not a crash")
+    func hugeBatchSizes() throws {
+        let fits = try run(try bpcExecutable(), ["run", "specs/xor.yaml", "--epochs", "3", "--batch-size", "1000000000000", "--json"])
+        #expect(fits.status == 0, "\(fits.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(fits.stdout.utf8)) as? [String: Any])
+        #expect((report["loss_history"] as? [Double])?.count == 3)
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // 10^5 units x 10^5 samples per batch (240 GB) cannot fit; the data is one repeated row.
+        let csv = "x,y\n" + String(repeating: "0.5,1\n", count: 100_000)
+        try csv.write(to: folder.appendingPathComponent("data.csv"), atomically: true, encoding: .utf8)
+        let spec = """
+            bpc: 1
+            name: wide
+            units:
+              - {name: x, role: input}
+              - {name: h, count: 100000, activation: tanh}
+              - {name: y, role: output}
+            edges:
+              - {from: x, to: h}
+              - {from: h, to: y}
+            loss: half_squared_error
+            data: {csv: data.csv}
+            train: {epochs: 1, batch_size: 100000, learning_rate: 0.1}
+            """
+        try spec.write(to: folder.appendingPathComponent("wide.yaml"), atomically: true, encoding: .utf8)
+        let tooLarge = try bpc(["run", "wide.yaml", "--quiet"], in: folder)
+        #expect(tooLarge.status == 1)
+        #expect(tooLarge.stderr.contains("wide.yaml: error: training batches of 100000 samples needs"), "\(tooLarge.stderr)")
+    }
 }

@@ -150,7 +150,7 @@ struct FastRuntimeTests {
         let settings = TrainingSettings(epochs: 4, batchSize: batchSize, learningRate: .constant(0.1), shuffle: true, optimizer: .momentum(0.9), seed: 5)
         let one = try FastTrainer(settings: settings, precision: .f64, threads: 1).train(plan: plan, parameters: plan.parameters, on: data)
         let two = FastTrainer(settings: settings, precision: .f64, threads: 2)
-        #expect(two.threadCount(for: plan) == 2)
+        #expect(two.threadCount(for: plan, samples: data.count) == 2)
         let result = try two.train(plan: plan, parameters: plan.parameters, on: data)
         #expect(zip(one.parameters, result.parameters).allSatisfy { closeEnough($0, $1, relative: 1e-10) })
         #expect(zip(one.report.lossHistory, result.report.lossHistory).allSatisfy { closeEnough($0, $1, relative: 1e-10) })
@@ -165,6 +165,21 @@ struct FastRuntimeTests {
         #expect(FastTrainer.automaticThreads(plan: wide, batchSize: 128, processors: 8) == 2)
         #expect(FastTrainer.automaticThreads(plan: wide, batchSize: 128, processors: 1) == 1)
         #expect(availableProcessors() >= 1)
+    }
+
+    @Test("a batch larger than the data set is cut to it, and the memory estimate saturates instead of overflowing")
+    func hugeBatches() throws {
+        let plan = try #require(compileText(Self.layered(inputs: 2, hidden: 3, outputs: 1, activation: "tanh", loss: "half_squared_error", skip: false)))
+        let data = Dataset(inputWidth: 2, targetWidth: 1, inputs: [0, 1, 1, 0, 1, 1], targets: [1, 1, 0])
+        let settings = TrainingSettings(epochs: 2, batchSize: 1 << 40, learningRate: .constant(0.1), shuffle: false, optimizer: .sgd, seed: 0)
+        let trainer = FastTrainer(settings: settings, precision: .f32, threads: 0)
+        #expect(trainer.batchCapacity(samples: data.count) == 3)
+        #expect(trainer.memoryNeeded(for: plan, samples: data.count) < 1 << 20)
+        #expect(trainer.memoryNeeded(for: plan, samples: 1 << 62) > 1 << 40)
+        let unbounded = FastTrainer(settings: TrainingSettings(epochs: 1, batchSize: .max, learningRate: .constant(0.1), shuffle: false, optimizer: .sgd, seed: 0), precision: .f64)
+        #expect(unbounded.memoryNeeded(for: plan, samples: .max) == .max)
+        let trained = try trainer.train(plan: plan, parameters: plan.parameters, on: data)
+        #expect(trained.report.updates == 2)
     }
 
     @Test("the fast trainer stops on divergence where the reference trainer stops")
