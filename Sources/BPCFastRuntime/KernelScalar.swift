@@ -19,9 +19,18 @@ public protocol KernelScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable
     static func hyperbolicTangent(_ x: SIMD8<Self>) -> SIMD8<Self>
     /// tanh of one value, correctly rounded to this precision by the C library.
     static func hyperbolicTangent(_ x: Self) -> Self
+    /// e^x of 8 lanes, for the batched softmax.
+    static func exponential(_ x: SIMD8<Self>) -> SIMD8<Self>
 }
 
 extension Double: KernelScalar {
+    @inline(__always)
+    public static func exponential(_ x: SIMD8<Double>) -> SIMD8<Double> {
+        var result = x
+        for lane in 0..<8 { result[lane] = exp(x[lane]) }
+        return result
+    }
+
     @inline(__always)
     public static func hyperbolicTangent(_ x: Double) -> Double { Activation.tanh.value(x) }
 
@@ -34,6 +43,32 @@ extension Double: KernelScalar {
 }
 
 extension Float: KernelScalar {
+    /// e^x = 2^n e^r with n = round(x / ln 2) and |r| <= ln 2 / 2, e^r by the minimax polynomial
+    /// of Cephes' expf, 2^n built in the exponent bits. Inputs are clamped to [-87.3, 88], where
+    /// 2^n stays a normal binary32 number (the softmax only passes a - max <= 0); the tests
+    /// bound the error against the C library's expf.
+    @inline(__always)
+    public static func exponential(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let high = SIMD8<Float>(repeating: 88), low = SIMD8<Float>(repeating: -87.3)
+        let clamped = x.replacing(with: high, where: x .> high).replacing(with: low, where: x .< low)
+        // Adding 1.5 * 2^23 rounds to an integer and leaves it in the low mantissa bits:
+        // vector rounding and float-to-integer conversions would be calls per lane.
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let shifted = clamped * 1.44269504088896341 + magic
+        let n = shifted - magic
+        let r = clamped - n * 0.693359375 + n * 2.12194440e-4
+        var p = SIMD8<Float>(repeating: 1.9875691500e-4)
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        p = p * r * r + r + 1
+        let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        let scale = unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
+        return p * scale
+    }
+
     /// The C library's binary32 tanhf: a conversion to binary64 and back would cost twice as much.
     @inline(__always)
     public static func hyperbolicTangent(_ x: Float) -> Float { tanhf(x) }

@@ -38,6 +38,28 @@ struct FastRuntimeTests {
         #expect(edges == SIMD8<Float>(0, -0.0, 1e-30, -1e-30, 1, -1, 1, -1))
     }
 
+    @Test("the binary32 exp is within 2 units in the last place of the C library's over the range it does not clamp")
+    func expApproximation() {
+        var worst: Float = 0
+        var worstAt: Float = 0
+        var x: Float = -87
+        while x <= 87.99 {
+            var lanes = SIMD8<Float>()
+            for lane in 0..<8 { lanes[lane] = x + Float(lane) * 0.0013 }
+            let approximation = Float.exponential(lanes)
+            for lane in 0..<8 {
+                let exact = expf(lanes[lane])
+                let error = abs(approximation[lane] - exact) / exact.ulp
+                if error > worst { worst = error; worstAt = lanes[lane] }
+            }
+            x += 0.0104
+        }
+        #expect(worst <= 2, "worst error \(worst) ulp at \(worstAt)")
+        let edges = Float.exponential(SIMD8<Float>(0, -0.0, 1, -1, 200, -200, .infinity, -.infinity))
+        #expect(edges[0] == 1 && edges[1] == 1 && edges[4].isFinite && edges[5] >= 0 && edges[6].isFinite && edges[7] >= 0, "\(edges)")
+        #expect(abs(edges[2] - expf(1)) <= expf(1).ulp && abs(edges[3] - expf(-1)) <= expf(-1).ulp)
+    }
+
     @Test("lowering covers every non-input unit once in order, and makes dense blocks only of units that read the same consecutive sources")
     func loweringCoversUnits() throws {
         let plan = try #require(compileText(Self.layered(inputs: 7, hidden: 33, outputs: 17, activation: "tanh", loss: "softmax_cross_entropy", skip: true)))
