@@ -19,20 +19,7 @@ import Testing
 struct FastRuntimeTests {
     @Test("the binary32 tanh is within 8 units in the last place of the C library's, and exact at 0 and beyond the clamp")
     func tanhApproximation() {
-        var worst: Float = 0
-        var worstAt: Float = 0
-        var x: Float = -10
-        while x <= 10 {
-            var lanes = SIMD8<Float>()
-            for lane in 0..<8 { lanes[lane] = x + Float(lane) * 0.0001 }
-            let approximation = Float.hyperbolicTangent(lanes)
-            for lane in 0..<8 {
-                let exact = Float(tanh(Double(lanes[lane])))
-                let error = abs(approximation[lane] - exact) / max(exact.ulp, Float.leastNormalMagnitude)
-                if error > worst { worst = error; worstAt = lanes[lane] }
-            }
-            x += 0.0008
-        }
+        let (worst, worstAt) = worstError(from: -10, to: 10, step: 0.0001, Float.hyperbolicTangent) { Float(tanh(Double($0))) }
         #expect(worst <= 8, "worst error \(worst) ulp at \(worstAt)")
         let edges = Float.hyperbolicTangent(SIMD8<Float>(0, -0.0, 1e-30, -1e-30, 20, -20, .infinity, -.infinity))
         #expect(edges == SIMD8<Float>(0, -0.0, 1e-30, -1e-30, 1, -1, 1, -1))
@@ -40,20 +27,7 @@ struct FastRuntimeTests {
 
     @Test("the binary32 exp is within 2 units in the last place of the C library's over the range it does not clamp")
     func expApproximation() {
-        var worst: Float = 0
-        var worstAt: Float = 0
-        var x: Float = -87
-        while x <= 87.99 {
-            var lanes = SIMD8<Float>()
-            for lane in 0..<8 { lanes[lane] = x + Float(lane) * 0.0013 }
-            let approximation = Float.exponential(lanes)
-            for lane in 0..<8 {
-                let exact = expf(lanes[lane])
-                let error = abs(approximation[lane] - exact) / exact.ulp
-                if error > worst { worst = error; worstAt = lanes[lane] }
-            }
-            x += 0.0104
-        }
+        let (worst, worstAt) = worstError(from: -87, to: 87.99, step: 0.0013, Float.exponential) { expf($0) }
         #expect(worst <= 2, "worst error \(worst) ulp at \(worstAt)")
         let edges = Float.exponential(SIMD8<Float>(0, -0.0, 1, -1, 200, -200, .infinity, -.infinity))
         #expect(edges[0] == 1 && edges[1] == 1 && edges[4].isFinite && edges[5] >= 0 && edges[6].isFinite && edges[7] >= 0, "\(edges)")
@@ -239,6 +213,27 @@ struct FastRuntimeTests {
             init: {scheme: xavier, seed: 3}
             """
     }
+}
+
+/// The largest error, in units in the last place of `exact`, of a vector function over
+/// [from, to] sampled every `step`, and where it occurs.
+func worstError(
+    from: Float, to: Float, step: Float, _ approximation: (SIMD8<Float>) -> SIMD8<Float>, exact: (Float) -> Float
+) -> (ulps: Float, at: Float) {
+    var worst: (ulps: Float, at: Float) = (0, from)
+    var x = from
+    while x <= to {
+        var lanes = SIMD8<Float>()
+        for lane in 0..<8 { lanes[lane] = min(x + Float(lane) * step, to) }
+        let values = approximation(lanes)
+        for lane in 0..<8 {
+            let expected = exact(lanes[lane])
+            let error = abs(values[lane] - expected) / max(expected.ulp, Float.leastNormalMagnitude)
+            if error > worst.ulps { worst = (error, lanes[lane]) }
+        }
+        x += 8 * step
+    }
+    return worst
 }
 
 /// dE/dw of `samples` as one batch through `BatchEngine<Scalar>`, against the reference's
