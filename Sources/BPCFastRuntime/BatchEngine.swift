@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import BPCPlan
+import BPCRuntime
 
 /// The fast runtime's buffers and kernels for one precision: a batch of samples runs through
 /// the network at once, stored batch-major (row `u` of a buffer holds unit u's value for every
@@ -69,7 +70,7 @@ final class BatchEngine<Scalar: KernelScalar> {
 
     init(plan: Plan, batchSize: Int, parameters: ParameterSlab<Scalar>) {
         self.plan = plan
-        width = batchSize <= 1 ? 1 : (batchSize + 15) / 16 * 16
+        width = KernelPlan.laneWidth(batchSize: batchSize)
         kernels = KernelPlan(plan: plan, dense: width > 1)
         unitCount = plan.unitCount
         parameterCount = plan.parameterCount
@@ -88,11 +89,7 @@ final class BatchEngine<Scalar: KernelScalar> {
         var slots = [Int32](repeating: -1, count: unitCount)
         for (index, unit) in plan.outputUnits.enumerated() { slots[Int(unit)] = Int32(index) }
         outputSlot = copy(slots)
-        let widestBlock = kernels.steps.reduce(0) { widest, step in
-            if case .dense(_, let sourceCount, _) = step.kind { return max(widest, sourceCount) }
-            return widest
-        }
-        transposedSources = allocateZeroed(widestBlock * width)
+        transposedSources = allocateZeroed(kernels.widestDenseBlock * width)
         steps = bufferCopy(kernels.steps)
         inputUnits = bufferCopy(plan.inputUnits.map { Int($0) })
         outputUnits = bufferCopy(plan.outputUnits.map { Int($0) })
@@ -117,7 +114,7 @@ final class BatchEngine<Scalar: KernelScalar> {
     }
 
     /// The lanes a batch of `count` samples occupies: whole 16-lane tiles, or 1.
-    func lanes(for count: Int) -> Int { width == 1 ? 1 : (count + 15) / 16 * 16 }
+    func lanes(for count: Int) -> Int { width == 1 ? 1 : KernelPlan.wholeTiles(count) }
 
     func clearGradients() { gradients.update(repeating: 0, count: parameterCount) }
 
@@ -568,16 +565,6 @@ final class ParameterSlab<Scalar: KernelScalar> {
     deinit { values.deallocate() }
 
     var binary64: [Double] { (0..<count).map { Double(values[$0]) } }
-}
-
-@inline(__always)
-private func load<Scalar: KernelScalar>(_ pointer: UnsafeMutablePointer<Scalar>) -> SIMD8<Scalar> {
-    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Scalar>.self)
-}
-
-@inline(__always)
-private func store<Scalar: KernelScalar>(_ value: SIMD8<Scalar>, _ pointer: UnsafeMutablePointer<Scalar>) {
-    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Scalar>.self)
 }
 
 /// 64-byte aligned, zeroed: rows start on cache lines when the width is a multiple of 16.

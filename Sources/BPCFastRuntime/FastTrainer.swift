@@ -54,6 +54,11 @@ public struct FastTrainer {
     /// than `batch_size` makes every batch smaller.
     public func batchCapacity(samples: Int) -> Int { max(1, min(settings.batchSize, samples)) }
 
+    /// Samples per thread in a full batch: the batch cut into `threads` parts, rounded up.
+    private func share(capacity: Int, threads: Int) -> Int {
+        capacity / threads + (capacity % threads == 0 ? 0 : 1)
+    }
+
     /// The thread count a run of `plan` on `samples` samples will use.
     public func threadCount(for plan: Plan, samples: Int) -> Int {
         let capacity = batchCapacity(samples: samples)
@@ -67,13 +72,9 @@ public struct FastTrainer {
     /// line compares it with the machine's memory before it allocates anything.
     public func memoryNeeded(for plan: Plan, samples: Int) -> Int {
         let threadCount = threadCount(for: plan, samples: samples)
-        let share = (Double(batchCapacity(samples: samples)) / Double(threadCount)).rounded(.up)
-        let width = share <= 1 ? 1 : (share / 16).rounded(.up) * 16
-        let widestBlock = KernelPlan(plan: plan, dense: width > 1).steps.reduce(0) { widest, step in
-            if case .dense(_, let sourceCount, _) = step.kind { return max(widest, sourceCount) }
-            return widest
-        }
-        let perThread = width * Double(3 * plan.unitCount + plan.outputUnits.count + widestBlock) + Double(plan.parameterCount)
+        let width = KernelPlan.laneWidth(batchSize: share(capacity: batchCapacity(samples: samples), threads: threadCount))
+        let widestBlock = KernelPlan(plan: plan, dense: width > 1).widestDenseBlock
+        let perThread = Double(width) * Double(3 * plan.unitCount + plan.outputUnits.count + widestBlock) + Double(plan.parameterCount)
         let values = Double(threadCount) * perThread + 3 * Double(plan.parameterCount)
         let bytes = values * Double(precision == .f32 ? 4 : 8)
         return bytes >= Double(Int.max) ? Int.max : Int(bytes)
@@ -96,7 +97,7 @@ public struct FastTrainer {
         _ slab: ParameterSlab<Scalar>, _ plan: Plan, _ data: Dataset, _ shouldContinue: (Int, Double) -> Bool
     ) throws(NonFiniteValue) -> (parameters: [Double], report: TrainingReport) {
         let threadCount = threadCount(for: plan, samples: data.count)
-        let share = (batchCapacity(samples: data.count) + threadCount - 1) / threadCount
+        let share = share(capacity: batchCapacity(samples: data.count), threads: threadCount)
         let engines = (0..<threadCount).map { _ in BatchEngine<Scalar>(plan: plan, batchSize: share, parameters: slab) }
         let primary = engines[0]
         let gradients = primary.gradients

@@ -99,6 +99,29 @@ public struct KernelPlan: Sendable, Equatable {
         return bias == firstBias + (unit - first)
     }
 
+    /// Lanes per row for batches of up to `batchSize` samples: 1 for one sample at a time,
+    /// else whole tiles.
+    public static func laneWidth(batchSize: Int) -> Int {
+        batchSize > 1 ? wholeTiles(batchSize) : 1
+    }
+
+    /// `count` lanes rounded up to whole 16-lane tiles (the matrix kernel's tile width).
+    /// Saturates instead of overflowing, so memory estimates of absurd batch sizes stay
+    /// meaningful.
+    public static func wholeTiles(_ count: Int) -> Int {
+        let (rounded, overflow) = count.addingReportingOverflow(15)
+        return overflow ? Int.max : rounded / 16 * 16
+    }
+
+    /// The most source units any dense block reads: the size of the backward pass's
+    /// transposed-sources scratch, per lane.
+    public var widestDenseBlock: Int {
+        steps.reduce(0) { widest, step in
+            if case .dense(_, let sourceCount, _) = step.kind { return max(widest, sourceCount) }
+            return widest
+        }
+    }
+
     public var denseStepCount: Int {
         steps.reduce(0) { count, step in
             if case .dense = step.kind { return count + 1 }

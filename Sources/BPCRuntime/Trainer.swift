@@ -216,18 +216,21 @@ public struct OptimizerState<Scalar: BinaryFloatingPoint & SIMDScalar> {
     }
 }
 
+// 8 values from or to memory at any alignment: the optimiser here and the fast runtime's
+// kernels share these (package access: not part of the library's API).
+
 @inlinable @inline(__always)
-func load<Scalar: SIMDScalar>(_ pointer: UnsafePointer<Scalar>) -> SIMD8<Scalar> {
+package func load<Scalar: SIMDScalar>(_ pointer: UnsafePointer<Scalar>) -> SIMD8<Scalar> {
     UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Scalar>.self)
 }
 
 @inlinable @inline(__always)
-func load<Scalar: SIMDScalar>(_ pointer: UnsafeMutablePointer<Scalar>) -> SIMD8<Scalar> {
+package func load<Scalar: SIMDScalar>(_ pointer: UnsafeMutablePointer<Scalar>) -> SIMD8<Scalar> {
     UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Scalar>.self)
 }
 
 @inlinable @inline(__always)
-func store<Scalar: SIMDScalar>(_ value: SIMD8<Scalar>, _ pointer: UnsafeMutablePointer<Scalar>) {
+package func store<Scalar: SIMDScalar>(_ value: SIMD8<Scalar>, _ pointer: UnsafeMutablePointer<Scalar>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Scalar>.self)
 }
 

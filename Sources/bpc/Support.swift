@@ -87,9 +87,10 @@ func writeAtomically(to path: String, _ produce: ((String) -> Void) -> Void) thr
         guard failure == 0 else { return }
         var chunk = chunk
         chunk.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return }
             var offset = 0
             while offset < bytes.count {
-                let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                let written = write(descriptor, base + offset, bytes.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
                     failure = errno
