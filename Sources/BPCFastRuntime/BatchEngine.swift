@@ -139,6 +139,7 @@ final class BatchEngine<Scalar: KernelScalar> {
     // MARK: forward
 
     func forward(lanes: Int) {
+        guard width > 1 else { return forwardSample() }
         for step in steps {
             switch step.kind {
             case .sparse:
@@ -157,19 +158,6 @@ final class BatchEngine<Scalar: KernelScalar> {
         let w = parameters, z = activation
         let start: Scalar = bias >= 0 ? w[bias] : 0
         let out = netInput + unit * width
-        if width == 1 {
-            // Two accumulators: the sum's dependency chain is half as long.
-            var even = start, odd: Scalar = 0
-            var edge = first
-            while edge + 1 < last {
-                even += w[edge] * z[Int(fanInSource[edge])]
-                odd += w[edge + 1] * z[Int(fanInSource[edge + 1])]
-                edge += 2
-            }
-            if edge < last { even += w[edge] * z[Int(fanInSource[edge])] }
-            out[0] = even + odd
-            return
-        }
         var lane = 0
         while lane < lanes {
             var sum0 = Vector(repeating: start), sum1 = sum0
@@ -217,7 +205,8 @@ final class BatchEngine<Scalar: KernelScalar> {
         }
     }
 
-    /// `forward` for one sample (width 1) in one loop, each unit's sum and activation inline.
+    /// `forward` for one sample (width 1) in one loop, each unit's sum and activation inline,
+    /// summed in the reference runtime's order.
     func forwardSample() {
         let w = parameters, a = netInput, z = activation
         for step in steps {
@@ -338,7 +327,9 @@ final class BatchEngine<Scalar: KernelScalar> {
         }
     }
 
-    /// delta_j = h'(a_j) * downstream_j (+ dE/da_j for an output), in place.
+    /// delta_j = h'(a_j) * downstream_j (+ dE/da_j for an output), in place. Inlined: for a
+    /// small network a call per unit costs more than its arithmetic.
+    @inline(__always)
     private func finishDelta(unit: Int, kind: Activation, lanes: Int) {
         let a = netInput + unit * width, z = activation + unit * width, d = delta + unit * width
         switch kind {
@@ -369,12 +360,8 @@ final class BatchEngine<Scalar: KernelScalar> {
         for index in stride(from: steps.count - 1, through: 0, by: -1) {
             let step = steps[index]
             let unit = step.firstUnit
-            // finishDelta for one lane, written out: a call per unit costs more than the
-            // arithmetic of a small network.
-            var value = Scalar(step.activation.derivative(a: Double(netInput[unit]), z: Double(activation[unit]))) * delta[unit]
-            let slot = Int(outputSlot[unit])
-            if slot >= 0 { value += directDelta[slot] }
-            delta[unit] = value
+            finishDelta(unit: unit, kind: step.activation, lanes: 1)
+            let value = delta[unit]
             if step.biasStart >= 0 {
                 w[step.biasStart] -= eta * value
                 probe += 0 * w[step.biasStart]
