@@ -68,10 +68,12 @@ final class BatchEngine<Scalar: KernelScalar> {
     private let lossDirect: UnsafeMutableBufferPointer<Double>
     private let outputActivations: UnsafeMutableBufferPointer<Activation>
 
-    init(plan: Plan, batchSize: Int, parameters: ParameterSlab<Scalar>) {
+    /// `kernels` defaults to the plan's lowering for this batch size; the engines of one run
+    /// share one.
+    init(plan: Plan, batchSize: Int, parameters: ParameterSlab<Scalar>, kernels: KernelPlan? = nil) {
         self.plan = plan
         width = KernelPlan.laneWidth(batchSize: batchSize)
-        kernels = KernelPlan(plan: plan, dense: width > 1)
+        self.kernels = kernels ?? KernelPlan(plan: plan, dense: width > 1)
         unitCount = plan.unitCount
         parameterCount = plan.parameterCount
         outputCount = plan.outputUnits.count
@@ -89,8 +91,8 @@ final class BatchEngine<Scalar: KernelScalar> {
         var slots = [Int32](repeating: -1, count: unitCount)
         for (index, unit) in plan.outputUnits.enumerated() { slots[Int(unit)] = Int32(index) }
         outputSlot = copy(slots)
-        transposedSources = allocateZeroed(kernels.widestDenseBlock * width)
-        steps = bufferCopy(kernels.steps)
+        transposedSources = allocateZeroed(self.kernels.widestDenseBlock * width)
+        steps = bufferCopy(self.kernels.steps)
         inputUnits = bufferCopy(plan.inputUnits.map { Int($0) })
         outputUnits = bufferCopy(plan.outputUnits.map { Int($0) })
         lossNetInput = .allocate(capacity: outputCount)

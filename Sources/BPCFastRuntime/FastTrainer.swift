@@ -98,7 +98,8 @@ public struct FastTrainer {
     ) throws(NonFiniteValue) -> (parameters: [Double], report: TrainingReport) {
         let threadCount = threadCount(for: plan, samples: data.count)
         let share = share(capacity: batchCapacity(samples: data.count), threads: threadCount)
-        let engines = (0..<threadCount).map { _ in BatchEngine<Scalar>(plan: plan, batchSize: share, parameters: slab) }
+        let kernels = KernelPlan(plan: plan, dense: KernelPlan.laneWidth(batchSize: share) > 1)
+        let engines = (0..<threadCount).map { _ in BatchEngine<Scalar>(plan: plan, batchSize: share, parameters: slab, kernels: kernels) }
         let primary = engines[0]
         let gradients = primary.gradients
         var optimizer = OptimizerState<Scalar>(settings.optimizer, parameterCount: slab.count)
@@ -113,8 +114,6 @@ public struct FastTrainer {
             try data.targets.withUnsafeBufferPointer { (targets) throws(NonFiniteValue) in
                 try runEpochs(samples: data.count, settings: settings, shouldContinue: shouldContinue) {
                     (order, first, count, rate, position) throws(NonFiniteValue) in
-                    let batch = SharedBatch(inputs: inputs, inputWidth: data.inputWidth, targets: targets,
-                                            targetWidth: data.targetWidth, order: order)
                     if online {
                         primary.loadInputs(inputs, inputWidth: data.inputWidth, order: order, first: first, count: 1)
                         primary.forwardSample()
@@ -125,6 +124,8 @@ public struct FastTrainer {
                         }
                         return loss
                     }
+                    let batch = SharedBatch(inputs: inputs, inputWidth: data.inputWidth, targets: targets,
+                                            targetWidth: data.targetWidth, order: order)
                     // Part t of the batch is samples [t * share, (t + 1) * share); the workers
                     // take parts 1..., this thread part 0.
                     for (index, worker) in workers.enumerated() {
