@@ -27,24 +27,19 @@ public enum SpecParser {
     }
 }
 
-/// Keys of every mapping in the format, for unknown-key checks and suggestions.
-enum SpecKeys {
-    static let topLevel = ["bpc", "name", "description", "defaults", "units", "edges", "loss", "init", "data", "train", "expect"]
-    static let defaults = ["activation", "bias"]
-    static let unit = ["name", "role", "activation", "bias", "count"]
-    static let edge = ["from", "to", "weight"]
-    static let initialization = ["scheme", "scale", "seed"]
-    static let data = ["samples", "csv", "test"]
-    static let testData = ["samples", "csv"]
-    static let sample = ["in", "out"]
-    static let train = ["epochs", "batch_size", "learning_rate", "shuffle", "optimizer", "momentum", "beta1", "beta2", "epsilon"]
-    static let schedule = ["schedule", "initial", "decay", "factor", "every"]
-    static let expectation = ["after", "in", "out", "outputs", "loss", "gradients", "tolerance", "loss_below", "accuracy_at_least"]
-}
+/// A table of a mapping read whole as a node: each handler decodes one value into the fields
+/// being built, with the decoder's typed-value readers at hand.
+typealias FieldTable<Fields> = KeyTable<@Sendable (inout Fields, SpecDecoder, YAMLNode) -> Void>
+
+/// The top level's table: a handler reads its value from the event reader itself, so that
+/// `units` and `edges` can stream instead of becoming a tree.
+typealias TopLevelTable = KeyTable<@Sendable (inout SpecDecoder) throws(ParseAborted) -> Void>
 
 struct SpecDecoder {
     let reader: YAMLEventReader
     var spec: ModelSpec
+    /// `bpc`, once read: checked after the top level, since it may come anywhere in it.
+    var version: Located<Int>?
 
     init(reader: YAMLEventReader) {
         self.reader = reader
@@ -71,38 +66,31 @@ struct SpecDecoder {
             throw ParseAborted()
         }
         _ = try reader.next()
+        let table = Self.topLevelKeys
+        // Names, not table bits: a repeated unknown key is a duplicate too.
         var seen = Set<String>()
-        var version: Located<Int>?
+        var given: UInt64 = 0
         while try reader.peek().kind != .mappingEnd {
             let key = reader.mappingKey(try reader.readNode())
             if !seen.insert(key.value).inserted {
                 error("duplicate key '\(key.value)'", at: key.position)
             }
-            switch key.value {
-            case "units":
-                spec.unitsPosition = try reader.peek().start
-                try streamList(named: "units") { decoder, node in decoder.decodeUnit(node) }
-            case "edges":
-                try streamList(named: "edges") { decoder, node in decoder.decodeEdge(node) }
-            case "bpc":
-                let node = try reader.readNode()
-                if let value = integer(node, "the format version") {
-                    version = Located(value, at: node.start)
-                    if value != 1 { error("format version \(value) is not supported; this bpc reads version 1", at: node.start) }
-                }
-            default:
-                let node = try reader.readNode()
-                decodeTopLevel(key, node)
+            if let index = table.index(of: key.value) {
+                given |= TopLevelTable.bit(index)
+                try table.entries[index].decode(&self)
+            } else {
+                // Read whole, so that problems inside the value are reported too.
+                _ = try reader.readNode()
+                // The top level is the spec itself: its message names no mapping.
+                error("unknown key '\(key.value)'\(suggestion(for: key.value, among: table.keys))", at: key.position)
             }
         }
         let end = try reader.next()
+        // Not the table's `ifMissing`: a version that cannot be read is reported as missing too.
         if version == nil {
             error("missing key 'bpc' (the format version); add 'bpc: 1'", at: top.start)
         }
-        if !seen.contains("units") { error("missing key 'units'", at: top.start) }
-        if !seen.contains("loss") {
-            error("missing key 'loss' (one of \(Loss.allCases.map(\.name).joined(separator: ", ")))", at: top.start)
-        }
+        for message in table.missingKeyMessages(given: given) { error(message, at: top.start) }
         _ = try reader.next()  // document end
         let after = try reader.next()
         if after.kind != .streamEnd {
@@ -110,6 +98,72 @@ struct SpecDecoder {
         }
         _ = end
         return spec
+    }
+
+    /// A top-level entry that reads its value from the event reader itself.
+    ///
+    /// Also a workaround: Swift 6.3's SIL generation crashes on a typed-throws closure literal
+    /// passed straight to the generic `Entry.init`; typed as the concrete handler first, it compiles.
+    private static func events(
+        _ key: String, ifMissing: (@Sendable (String) -> String)? = nil,
+        _ decode: @escaping @Sendable (inout SpecDecoder) throws(ParseAborted) -> Void
+    ) -> TopLevelTable.Entry {
+        TopLevelTable.Entry(key, ifMissing: ifMissing, decode)
+    }
+
+    /// A top-level entry whose value is small enough to read whole.
+    private static func node(
+        _ key: String, ifMissing: (@Sendable (String) -> String)? = nil,
+        _ decode: @escaping @Sendable (inout SpecDecoder, YAMLNode) -> Void
+    ) -> TopLevelTable.Entry {
+        events(key, ifMissing: ifMissing) { decoder throws(ParseAborted) in
+            let node = try decoder.reader.readNode()
+            decode(&decoder, node)
+        }
+    }
+
+    static let topLevelKeys = TopLevelTable("the spec", [
+        node("bpc") { decoder, node in
+            if let value = decoder.integer(node, "the format version") {
+                decoder.version = Located(value, at: node.start)
+                if value != 1 { decoder.error("format version \(value) is not supported; this bpc reads version 1", at: node.start) }
+            }
+        },
+        node("name") { decoder, node in decoder.spec.name = decoder.string(node, "the spec's name") },
+        node("description") { decoder, node in decoder.spec.description = decoder.string(node, "the description") },
+        node("defaults") { decoder, node in
+            var defaults = decoder.spec.defaults
+            decoder.decodeEntries(of: node, defaultsKeys, into: &defaults)
+            decoder.spec.defaults = defaults
+        },
+        events("units", ifMissing: { "missing key '\($0)'" }) { decoder throws(ParseAborted) in try decoder.streamUnits() },
+        events("edges") { decoder throws(ParseAborted) in try decoder.streamEdges() },
+        node("loss", ifMissing: { "missing key '\($0)' (one of \(Loss.allCases.map(\.name).joined(separator: ", ")))" }) { decoder, node in
+            if let loss: Loss = decoder.choice(node, "loss") { decoder.spec.loss = Located(loss, at: node.start) }
+        },
+        node("init") { decoder, node in
+            var initialization = decoder.spec.initialization
+            decoder.decodeEntries(of: node, initKeys, into: &initialization)
+            decoder.spec.initialization = initialization
+        },
+        node("data") { decoder, node in decoder.spec.data = decoder.sampleSet(node, dataKeys) },
+        node("train") { decoder, node in decoder.decodeTrain(node) },
+        node("expect") { decoder, node in
+            guard case .sequence(let entries) = node.content else {
+                decoder.error("'expect' must be a list, not \(node.kindDescription)", at: node.start)
+                return
+            }
+            for entry in entries { decoder.decodeExpectation(entry) }
+        },
+    ])
+
+    private mutating func streamUnits() throws(ParseAborted) {
+        spec.unitsPosition = try reader.peek().start
+        try streamList(named: "units") { decoder, node in decoder.decodeUnit(node) }
+    }
+
+    private mutating func streamEdges() throws(ParseAborted) {
+        try streamList(named: "edges") { decoder, node in decoder.decodeEdge(node) }
     }
 
     /// Streams a list, decoding each entry as it arrives; anything but a list is an error.
@@ -130,88 +184,66 @@ struct SpecDecoder {
         _ = try reader.next()
     }
 
-    private mutating func decodeTopLevel(_ key: Located<String>, _ node: YAMLNode) {
-        switch key.value {
-        case "name": spec.name = string(node, "the spec's name")
-        case "description": spec.description = string(node, "the description")
-        case "defaults":
-            forEachEntry(of: node, "defaults", keys: SpecKeys.defaults) { key, value in
-                switch key.value {
-                case "activation": spec.defaults.activation = activation(value)
-                default: spec.defaults.bias = bias(value, allowList: false)
-                }
-            }
-        case "loss":
-            if let loss: Loss = choice(node, "loss") { spec.loss = Located(loss, at: node.start) }
-        case "init": decodeInit(node)
-        case "data": decodeData(node)
-        case "train": decodeTrain(node)
-        case "expect":
-            guard case .sequence(let entries) = node.content else {
-                error("'expect' must be a list, not \(node.kindDescription)", at: node.start)
-                return
-            }
-            for entry in entries { decodeExpectation(entry) }
-        default:
-            error("unknown key '\(key.value)'\(suggestion(for: key.value, among: SpecKeys.topLevel))", at: key.position)
-        }
-    }
+    static let defaultsKeys = FieldTable<UnitDefaults>("defaults", [
+        .init("activation") { defaults, decoder, value in defaults.activation = decoder.activation(value) },
+        .init("bias") { defaults, decoder, value in defaults.bias = decoder.bias(value, allowList: false) },
+    ])
 
     // MARK: Units and edges
 
-    private mutating func decodeUnit(_ node: YAMLNode) {
+    struct UnitFields {
+        /// Nil while absent or unreadable; either way the unit is not added.
         var name: Located<String>?
-        var nameGiven = false
-        var unit = UnitSpec(name: Located("", at: node.start))
-        forEachEntry(of: node, "a unit", keys: SpecKeys.unit) { key, value in
-            switch key.value {
-            case "name":
-                nameGiven = true
-                name = identifier(value)
-            case "role": if let role: UnitRole = choice(value, "role") { unit.role = role }
-            case "activation": unit.activation = activation(value)
-            case "bias": unit.bias = bias(value, allowList: true)
-            default:
-                if let count = integer(value, "count") {
-                    if count >= 1 {
-                        unit.count = Located(count, at: value.start)
-                    } else {
-                        error("count must be at least 1, not \(count)", at: value.start)
-                    }
-                }
-            }
-        }
-        guard case .mapping = node.content else { return }
-        guard let name else {
-            if !nameGiven { error("a unit needs a 'name'", at: node.start) }
-            return
-        }
-        unit.name = name
-        spec.units.append(unit)
+        var unit: UnitSpec
     }
 
-    private mutating func decodeEdge(_ node: YAMLNode) {
+    static let unitKeys = FieldTable<UnitFields>("a unit", [
+        .init("name", ifMissing: { "a unit needs a '\($0)'" }) { fields, decoder, value in fields.name = decoder.identifier(value) },
+        .init("role") { fields, decoder, value in
+            if let role: UnitRole = decoder.choice(value, "role") { fields.unit.role = role }
+        },
+        .init("activation") { fields, decoder, value in fields.unit.activation = decoder.activation(value) },
+        .init("bias") { fields, decoder, value in fields.unit.bias = decoder.bias(value, allowList: true) },
+        .init("count") { fields, decoder, value in
+            if let count = decoder.integer(value, "count") {
+                if count >= 1 {
+                    fields.unit.count = Located(count, at: value.start)
+                } else {
+                    decoder.error("count must be at least 1, not \(count)", at: value.start)
+                }
+            }
+        },
+    ])
+
+    private mutating func decodeUnit(_ node: YAMLNode) {
+        var fields = UnitFields(unit: UnitSpec(name: Located("", at: node.start)))
+        guard decodeEntries(of: node, Self.unitKeys, into: &fields), let name = fields.name else { return }
+        fields.unit.name = name
+        spec.units.append(fields.unit)
+    }
+
+    struct EdgeFields {
         var from: UnitReferences?
         var to: UnitReferences?
         var weight: Located<WeightSpec>?
-        forEachEntry(of: node, "an edge", keys: SpecKeys.edge) { key, value in
-            switch key.value {
-            case "from": from = references(value)
-            case "to": to = references(value)
-            default:
-                if case .sequence = value.content {
-                    if let list = numbers(value, "weights") { weight = Located(.values(list), at: value.start) }
-                } else if let number = finite(value, "weight") {
-                    weight = Located(.value(number), at: value.start)
-                }
+    }
+
+    static let edgeKeys = FieldTable<EdgeFields>("an edge", [
+        .init("from", ifMissing: { "an edge needs '\($0)'" }) { fields, decoder, value in fields.from = decoder.references(value) },
+        .init("to", ifMissing: { "an edge needs '\($0)'" }) { fields, decoder, value in fields.to = decoder.references(value) },
+        .init("weight") { fields, decoder, value in
+            if case .sequence = value.content {
+                if let list = decoder.numbers(value, "weights") { fields.weight = Located(.values(list), at: value.start) }
+            } else if let number = decoder.finite(value, "weight") {
+                fields.weight = Located(.value(number), at: value.start)
             }
-        }
-        guard case .mapping(let pairs) = node.content else { return }
-        // A scan, not a set: an edge has at most three keys, and there may be millions of edges.
-        if !pairs.contains(where: { $0.key.value == "from" }) { error("an edge needs 'from'", at: node.start) }
-        if !pairs.contains(where: { $0.key.value == "to" }) { error("an edge needs 'to'", at: node.start) }
-        guard let from, let to else { return }
-        spec.edges.append(EdgeSpec(from: from, to: to, weight: weight, position: node.start))
+        },
+    ])
+
+    private mutating func decodeEdge(_ node: YAMLNode) {
+        var fields = EdgeFields()
+        guard decodeEntries(of: node, Self.edgeKeys, into: &fields), let from = fields.from, let to = fields.to else { return }
+        spec.edges.append(EdgeSpec(from: from, to: to, weight: fields.weight, position: node.start))
     }
 
     /// `h`, `h[3]` or a list of those.
@@ -255,108 +287,179 @@ struct SpecDecoder {
 
     // MARK: Init, data, train, expect
 
-    private mutating func decodeInit(_ node: YAMLNode) {
-        forEachEntry(of: node, "init", keys: SpecKeys.initialization) { key, value in
-            switch key.value {
-            case "scheme": if let scheme: InitScheme = choice(value, "init scheme") { spec.initialization.scheme = scheme }
-            case "scale":
-                if let scale = finite(value, "scale") {
-                    if scale > 0 { spec.initialization.scale = scale } else { error("scale must be positive", at: value.start) }
-                }
-            default:
-                if let seed = integer(value, "seed") {
-                    if seed >= 0 { spec.initialization.seed = UInt64(seed) } else { error("seed must be 0 or more", at: value.start) }
-                }
+    static let initKeys = FieldTable<InitSpec>("init", [
+        .init("scheme") { initialization, decoder, value in
+            if let scheme: InitScheme = decoder.choice(value, "init scheme") { initialization.scheme = scheme }
+        },
+        .init("scale") { initialization, decoder, value in
+            if let scale = decoder.finite(value, "scale") {
+                if scale > 0 { initialization.scale = scale } else { decoder.error("scale must be positive", at: value.start) }
             }
-        }
-    }
+        },
+        .init("seed") { initialization, decoder, value in
+            if let seed = decoder.integer(value, "seed") {
+                if seed >= 0 { initialization.seed = UInt64(seed) } else { decoder.error("seed must be 0 or more", at: value.start) }
+            }
+        },
+    ])
 
-    private mutating func decodeData(_ node: YAMLNode) {
-        spec.data = sampleSource(node, "data", keys: SpecKeys.data) { decoder, test in
-            decoder.sampleSource(test, "data.test", keys: SpecKeys.testData, test: nil)
-        }
-    }
-
-    /// The two forms of a sample set (`samples:` list or `csv:` path); `test` decodes a nested set.
-    private func sampleSource(
-        _ node: YAMLNode, _ what: String, keys: [String],
-        test: ((SpecDecoder, YAMLNode) -> DataSpec?)?
-    ) -> DataSpec? {
+    struct SampleSetFields {
         var source: SampleSource?
-        var testSource: SampleSource?
+        var test: SampleSource?
+        /// How many of `samples` and `csv` were written; exactly one must be.
         var forms = 0
-        forEachEntry(of: node, what, keys: keys) { key, value in
-            switch key.value {
-            case "samples":
-                forms += 1
-                guard case .sequence(let items) = value.content else {
-                    error("'samples' must be a list of {in: [...], out: [...]}, not \(value.kindDescription)", at: value.start)
-                    return
-                }
-                source = .samples(items.compactMap(sample))
-            case "csv":
-                forms += 1
-                if let path = string(value, "a CSV path") { source = .csv(Located(path, at: value.start)) }
-            default:
-                testSource = test?(self, value)?.training
-            }
-        }
-        guard case .mapping = node.content else { return nil }
-        if forms == 2 { error("\(what) has both 'samples' and 'csv'; give one", at: node.start) }
-        if forms == 0 { error("\(what) needs 'samples' or 'csv'", at: node.start) }
-        return source.map { DataSpec(training: $0, test: testSource) }
     }
 
-    private func sample(_ node: YAMLNode) -> Sample? {
+    /// The two forms of a sample set, shared by `data` and `data.test`.
+    private static let sampleSetEntries: [FieldTable<SampleSetFields>.Entry] = [
+        .init("samples") { fields, decoder, value in
+            fields.forms += 1
+            guard case .sequence(let items) = value.content else {
+                decoder.error("'samples' must be a list of {in: [...], out: [...]}, not \(value.kindDescription)", at: value.start)
+                return
+            }
+            fields.source = .samples(items.compactMap(decoder.sample))
+        },
+        .init("csv") { fields, decoder, value in
+            fields.forms += 1
+            if let path = decoder.string(value, "a CSV path") { fields.source = .csv(Located(path, at: value.start)) }
+        },
+    ]
+
+    static let testDataKeys = FieldTable<SampleSetFields>("data.test", sampleSetEntries)
+
+    static let dataKeys = FieldTable<SampleSetFields>("data", sampleSetEntries + [
+        .init("test") { fields, decoder, value in fields.test = decoder.sampleSet(value, testDataKeys)?.training },
+    ])
+
+    /// A sample set (`samples:` list or `csv:` path) with whatever else `table` allows.
+    private func sampleSet(_ node: YAMLNode, _ table: FieldTable<SampleSetFields>) -> DataSpec? {
+        var fields = SampleSetFields()
+        guard decodeEntries(of: node, table, into: &fields) else { return nil }
+        if fields.forms == 2 { error("\(table.what) has both 'samples' and 'csv'; give one", at: node.start) }
+        if fields.forms == 0 { error("\(table.what) needs 'samples' or 'csv'", at: node.start) }
+        return fields.source.map { DataSpec(training: $0, test: fields.test) }
+    }
+
+    struct SampleFields {
         var input: [Double]?
         var target: [Double]?
-        forEachEntry(of: node, "a sample", keys: SpecKeys.sample) { key, value in
-            if key.value == "in" { input = numbers(value, "in") } else { target = numbers(value, "out") }
-        }
-        guard case .mapping(let pairs) = node.content else { return nil }
-        if !pairs.contains(where: { $0.key.value == "in" }) { error("a sample needs 'in'", at: node.start) }
-        if !pairs.contains(where: { $0.key.value == "out" }) { error("a sample needs 'out'", at: node.start) }
-        guard let input, let target else { return nil }
+    }
+
+    static let sampleKeys = FieldTable<SampleFields>("a sample", [
+        .init("in", ifMissing: { "a sample needs '\($0)'" }) { fields, decoder, value in fields.input = decoder.numbers(value, "in") },
+        .init("out", ifMissing: { "a sample needs '\($0)'" }) { fields, decoder, value in fields.target = decoder.numbers(value, "out") },
+    ])
+
+    private func sample(_ node: YAMLNode) -> Sample? {
+        var fields = SampleFields()
+        guard decodeEntries(of: node, Self.sampleKeys, into: &fields), let input = fields.input, let target = fields.target else { return nil }
         return Sample(input: input, target: target, position: node.start)
     }
 
-    private mutating func decodeTrain(_ node: YAMLNode) {
-        var optimizerName: Located<String>?
+    struct TrainFields {
+        var train: TrainSpec
+        var optimizer: OptimizerName?
+        // The optimiser's settings, kept with their positions until the optimiser is known.
         var momentum: Located<Double>?
         var beta1: Located<Double>?, beta2: Located<Double>?, epsilon: Located<Double>?
-        forEachEntry(of: node, "train", keys: SpecKeys.train) { key, value in
-            switch key.value {
-            case "epochs": if let n = positiveInteger(value, "epochs") { spec.train.epochs = n }
-            case "batch_size": if let n = positiveInteger(value, "batch_size") { spec.train.batchSize = n }
-            case "learning_rate": if let rate = learningRate(value) { spec.train.learningRate = rate }
-            case "shuffle": if let flag = bool(value, "shuffle") { spec.train.shuffle = flag }
-            case "optimizer":
-                if let name: OptimizerName = choice(value, "optimizer") { optimizerName = Located(name.rawValue, at: value.start) }
-            case "momentum": momentum = fraction(value, "momentum").map { Located($0, at: value.start) }
-            case "beta1": beta1 = fraction(value, "beta1").map { Located($0, at: value.start) }
-            case "beta2": beta2 = fraction(value, "beta2").map { Located($0, at: value.start) }
-            default:
-                if let e = finite(value, "epsilon") {
-                    if e > 0 { epsilon = Located(e, at: value.start) } else { error("epsilon must be positive", at: value.start) }
-                }
+    }
+
+    static let trainKeys = FieldTable<TrainFields>("train", [
+        .init("epochs") { fields, decoder, value in
+            if let n = decoder.positiveInteger(value, "epochs") { fields.train.epochs = n }
+        },
+        .init("batch_size") { fields, decoder, value in
+            if let n = decoder.positiveInteger(value, "batch_size") { fields.train.batchSize = n }
+        },
+        .init("learning_rate") { fields, decoder, value in
+            if let rate = decoder.learningRate(value) { fields.train.learningRate = rate }
+        },
+        .init("shuffle") { fields, decoder, value in
+            if let flag = decoder.bool(value, "shuffle") { fields.train.shuffle = flag }
+        },
+        .init("optimizer") { fields, decoder, value in
+            if let name: OptimizerName = decoder.choice(value, "optimizer") { fields.optimizer = name }
+        },
+        .init("momentum") { fields, decoder, value in
+            fields.momentum = decoder.fraction(value, "momentum").map { Located($0, at: value.start) }
+        },
+        .init("beta1") { fields, decoder, value in
+            fields.beta1 = decoder.fraction(value, "beta1").map { Located($0, at: value.start) }
+        },
+        .init("beta2") { fields, decoder, value in
+            fields.beta2 = decoder.fraction(value, "beta2").map { Located($0, at: value.start) }
+        },
+        .init("epsilon") { fields, decoder, value in
+            if let e = decoder.finite(value, "epsilon") {
+                if e > 0 { fields.epsilon = Located(e, at: value.start) } else { decoder.error("epsilon must be positive", at: value.start) }
             }
-        }
-        let name = optimizerName?.value ?? "sgd"
-        for (setting, owner) in [(momentum, "momentum"), (beta1, "adam"), (beta2, "adam"), (epsilon, "adam")] {
+        },
+    ])
+
+    private mutating func decodeTrain(_ node: YAMLNode) {
+        var fields = TrainFields(train: spec.train)
+        decodeEntries(of: node, Self.trainKeys, into: &fields)
+        spec.train = fields.train
+        let name = fields.optimizer ?? .sgd
+        let owned: [(Located<Double>?, OptimizerName)] = [
+            (fields.momentum, .momentum), (fields.beta1, .adam), (fields.beta2, .adam), (fields.epsilon, .adam),
+        ]
+        for (setting, owner) in owned {
             if let setting, owner != name {
-                error("this setting belongs to optimizer \(owner), but the optimizer is \(name)", at: setting.position)
+                error("this setting belongs to optimizer \(owner.rawValue), but the optimizer is \(name.rawValue)", at: setting.position)
             }
         }
         switch name {
-        case "momentum": spec.train.optimizer = .momentum(momentum?.value ?? 0.9)
-        case "adam":
-            spec.train.optimizer = .adam(beta1: beta1?.value ?? 0.9, beta2: beta2?.value ?? 0.999, epsilon: epsilon?.value ?? 1e-8)
-        default: spec.train.optimizer = .sgd
+        case .momentum: spec.train.optimizer = .momentum(fields.momentum?.value ?? 0.9)
+        case .adam:
+            spec.train.optimizer = .adam(
+                beta1: fields.beta1?.value ?? 0.9, beta2: fields.beta2?.value ?? 0.999, epsilon: fields.epsilon?.value ?? 1e-8)
+        case .sgd: spec.train.optimizer = .sgd
+        }
+    }
+
+    struct ScheduleFields {
+        var kind: ScheduleName?
+        var initial: Double?, decay: Double?, factor: Double?, every: Int?
+    }
+
+    private static let scheduleKind = FieldTable<ScheduleFields>.Entry(
+        "schedule", ifMissing: { "a learning-rate mapping needs '\($0)' (inverse_time or step)" }
+    ) { fields, decoder, value in fields.kind = decoder.choice(value, "schedule") }
+
+    private static let scheduleInitial = FieldTable<ScheduleFields>.Entry("initial") { fields, decoder, value in
+        fields.initial = decoder.finite(value, "initial")
+        if let rate = fields.initial, rate <= 0 { decoder.error("initial must be positive", at: value.start) }
+    }
+
+    private static let scheduleDecay = FieldTable<ScheduleFields>.Entry("decay") { fields, decoder, value in
+        fields.decay = decoder.finite(value, "decay")
+        if let k = fields.decay, k < 0 { decoder.error("decay must be 0 or more", at: value.start) }
+    }
+
+    private static let scheduleFactor = FieldTable<ScheduleFields>.Entry("factor") { fields, decoder, value in
+        fields.factor = decoder.finite(value, "factor")
+        if let f = fields.factor, f <= 0 { decoder.error("factor must be positive", at: value.start) }
+    }
+
+    private static let scheduleEvery = FieldTable<ScheduleFields>.Entry("every") { fields, decoder, value in
+        fields.every = decoder.positiveInteger(value, "every")
+    }
+
+    static let scheduleKeys = FieldTable<ScheduleFields>(
+        "a learning-rate schedule", [scheduleKind, scheduleInitial, scheduleDecay, scheduleFactor, scheduleEvery])
+
+    /// The settings a schedule needs; the table's other settings belong to the other schedule.
+    private static func settings(of kind: ScheduleName) -> [FieldTable<ScheduleFields>.Entry] {
+        switch kind {
+        case .inverseTime: return [scheduleInitial, scheduleDecay]
+        case .step: return [scheduleInitial, scheduleFactor, scheduleEvery]
         }
     }
 
     private func learningRate(_ node: YAMLNode) -> LearningRate? {
-        guard case .mapping = node.content else {
+        guard case .mapping(let pairs) = node.content else {
             guard let rate = finite(node, "learning_rate") else { return nil }
             guard rate > 0 else {
                 error("learning_rate must be positive", at: node.start)
@@ -364,95 +467,95 @@ struct SpecDecoder {
             }
             return .constant(rate)
         }
-        var kind: ScheduleName?
-        var initial: Double?, decay: Double?, factor: Double?, every: Int?
+        var fields = ScheduleFields()
+        decodeEntries(of: node, Self.scheduleKeys, into: &fields)
+        guard let kind = fields.kind else { return nil }
+        // Where each key was last written; a setting that is not the schedule's is reported there.
         var given: [String: SourcePosition] = [:]
-        forEachEntry(of: node, "a learning-rate schedule", keys: SpecKeys.schedule) { key, value in
-            given[key.value] = key.position
-            switch key.value {
-            case "schedule": kind = choice(value, "schedule")
-            case "initial":
-                initial = finite(value, "initial")
-                if let rate = initial, rate <= 0 { error("initial must be positive", at: value.start) }
-            case "decay":
-                decay = finite(value, "decay")
-                if let k = decay, k < 0 { error("decay must be 0 or more", at: value.start) }
-            case "factor":
-                factor = finite(value, "factor")
-                if let f = factor, f <= 0 { error("factor must be positive", at: value.start) }
-            default: every = positiveInteger(value, "every")
+        for (key, _) in pairs { given[key.value] = key.position }
+        let settings = Self.settings(of: kind)
+        for setting in settings where given[setting.key] == nil {
+            error("schedule \(kind.rawValue) needs '\(setting.key)'", at: node.start)
+        }
+        for entry in Self.scheduleKeys.entries where entry.key != Self.scheduleKind.key {
+            if !settings.contains(where: { $0.key == entry.key }), let position = given[entry.key] {
+                error("'\(entry.key)' is not a setting of schedule \(kind.rawValue)", at: position)
             }
-        }
-        guard given["schedule"] != nil else {
-            error("a learning-rate mapping needs 'schedule' (inverse_time or step)", at: node.start)
-            return nil
-        }
-        guard let kind else { return nil }
-        let needed: [String] = kind == .inverseTime ? ["initial", "decay"] : ["initial", "factor", "every"]
-        let foreign: [String] = kind == .inverseTime ? ["factor", "every"] : ["decay"]
-        for key in needed where given[key] == nil {
-            error("schedule \(kind.rawValue) needs '\(key)'", at: node.start)
-        }
-        for key in foreign {
-            if let position = given[key] { error("'\(key)' is not a setting of schedule \(kind.rawValue)", at: position) }
         }
         switch kind {
         case .inverseTime:
-            guard let initial, let decay else { return nil }
+            guard let initial = fields.initial, let decay = fields.decay else { return nil }
             return .inverseTime(initial: initial, decay: decay)
         case .step:
-            guard let initial, let factor, let every else { return nil }
+            guard let initial = fields.initial, let factor = fields.factor, let every = fields.every else { return nil }
             return .step(initial: initial, factor: factor, every: every)
         }
     }
 
+    static let expectationKeys = FieldTable<Expectation>("an expect entry", [
+        .init("after") { expectation, decoder, value in
+            if let moment: Expectation.Moment = decoder.choice(value, "after") { expectation.after = moment }
+        },
+        .init("in") { expectation, decoder, value in
+            expectation.input = decoder.numbers(value, "in").map { Located($0, at: value.start) }
+        },
+        .init("out") { expectation, decoder, value in
+            expectation.target = decoder.numbers(value, "out").map { Located($0, at: value.start) }
+        },
+        .init("outputs") { expectation, decoder, value in
+            expectation.outputs = decoder.numbers(value, "outputs").map { Located($0, at: value.start) }
+        },
+        .init("loss") { expectation, decoder, value in expectation.loss = decoder.finite(value, "loss") },
+        .init("gradients") { expectation, decoder, value in
+            guard case .mapping(let pairs) = value.content else {
+                decoder.error(
+                    "'gradients' must be a mapping from parameter keys (like x1->h1 or h1.bias) to numbers, not \(value.kindDescription)",
+                    at: value.start)
+                return
+            }
+            for (gradientKey, gradient) in pairs {
+                if let number = decoder.finite(gradient, "a gradient") { expectation.gradients.append((gradientKey, number)) }
+            }
+        },
+        .init("tolerance") { expectation, decoder, value in
+            if let tolerance = decoder.finite(value, "tolerance") {
+                if tolerance >= 0 { expectation.tolerance = tolerance } else { decoder.error("tolerance must be 0 or more", at: value.start) }
+            }
+        },
+        .init("loss_below") { expectation, decoder, value in expectation.lossBelow = decoder.finite(value, "loss_below") },
+        .init("accuracy_at_least") { expectation, decoder, value in
+            expectation.accuracyAtLeast = decoder.fraction(value, "accuracy_at_least")
+        },
+    ])
+
     private mutating func decodeExpectation(_ node: YAMLNode) {
         var expectation = Expectation(position: node.start)
-        forEachEntry(of: node, "an expect entry", keys: SpecKeys.expectation) { key, value in
-            switch key.value {
-            case "after": if let moment: Expectation.Moment = choice(value, "after") { expectation.after = moment }
-            case "in": expectation.input = numbers(value, "in").map { Located($0, at: value.start) }
-            case "out": expectation.target = numbers(value, "out").map { Located($0, at: value.start) }
-            case "outputs": expectation.outputs = numbers(value, "outputs").map { Located($0, at: value.start) }
-            case "loss": expectation.loss = finite(value, "loss")
-            case "tolerance":
-                if let tolerance = finite(value, "tolerance") {
-                    if tolerance >= 0 { expectation.tolerance = tolerance } else { error("tolerance must be 0 or more", at: value.start) }
-                }
-            case "loss_below": expectation.lossBelow = finite(value, "loss_below")
-            case "accuracy_at_least": expectation.accuracyAtLeast = fraction(value, "accuracy_at_least")
-            default:
-                guard case .mapping(let pairs) = value.content else {
-                    error("'gradients' must be a mapping from parameter keys (like x1->h1 or h1.bias) to numbers, not \(value.kindDescription)", at: value.start)
-                    return
-                }
-                for (gradientKey, gradient) in pairs {
-                    if let number = finite(gradient, "a gradient") { expectation.gradients.append((gradientKey, number)) }
-                }
-            }
-        }
-        guard case .mapping = node.content else { return }
+        guard decodeEntries(of: node, Self.expectationKeys, into: &expectation) else { return }
         spec.expectations.append(expectation)
     }
 
-    // MARK: Typed values
+    // MARK: Mappings and typed values
 
-    /// Calls `body` for every entry whose key is in `keys`; reports unknown keys with a suggestion.
-    private func forEachEntry(
-        of node: YAMLNode, _ what: String, keys: [String],
-        _ body: (Located<String>, YAMLNode) -> Void
-    ) {
+    /// Decodes a mapping's entries into `fields` through `table`, reporting unknown keys (with a
+    /// suggestion) and missing required ones. Returns false, with the error reported, when `node`
+    /// is not a mapping, so the caller adds nothing.
+    @discardableResult
+    private func decodeEntries<Fields>(of node: YAMLNode, _ table: FieldTable<Fields>, into fields: inout Fields) -> Bool {
         guard case .mapping(let pairs) = node.content else {
-            error("\(what) must be a mapping with keys \(keys.joined(separator: ", ")), not \(node.kindDescription)", at: node.start)
-            return
+            error("\(table.what) must be a mapping with keys \(table.keys.joined(separator: ", ")), not \(node.kindDescription)", at: node.start)
+            return false
         }
+        var given: UInt64 = 0
         for (key, value) in pairs {
-            if keys.contains(key.value) {
-                body(key, value)
+            if let index = table.index(of: key.value) {
+                given |= FieldTable<Fields>.bit(index)
+                table.entries[index].decode(&fields, self, value)
             } else {
-                error("unknown key '\(key.value)' in \(what)\(suggestion(for: key.value, among: keys))", at: key.position)
+                error(table.unknownKeyMessage(key.value), at: key.position)
             }
         }
+        for message in table.missingKeyMessages(given: given) { error(message, at: node.start) }
+        return true
     }
 
     private func string(_ node: YAMLNode, _ what: String) -> String? {
@@ -572,11 +675,11 @@ struct SpecDecoder {
     }
 }
 
-private enum OptimizerName: String, CaseIterable {
+enum OptimizerName: String, CaseIterable {
     case sgd, momentum, adam
 }
 
-private enum ScheduleName: String, CaseIterable {
+enum ScheduleName: String, CaseIterable {
     case inverseTime = "inverse_time"
     case step
 }
