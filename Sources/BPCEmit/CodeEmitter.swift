@@ -75,10 +75,10 @@ private struct Generator {
             real = single ? "float" : "double"
             let suffix = single ? "f" : ""
             math = MathSpelling(exp: "exp" + suffix, log: "log" + suffix, log1p: "log1p" + suffix, tanh: "tanh" + suffix,
-                                abs: "fabs" + suffix, literal: { Generator.cLiteral($0, single: single) })
+                                abs: "fabs" + suffix, sqrt: "sqrt" + suffix, literal: { Generator.cLiteral($0, single: single) })
         case .swift:
             real = single ? "Float" : "Double"
-            math = MathSpelling(exp: "exp", log: "log", log1p: "log1p", tanh: "tanh", abs: "abs",
+            math = MathSpelling(exp: "exp", log: "log", log1p: "log1p", tanh: "tanh", abs: "abs", sqrt: "sqrt",
                                 literal: { Generator.swiftLiteral($0, single: single) })
         }
     }
@@ -481,6 +481,12 @@ private struct Generator {
         }
     }
 
+    /// The statement updating `parameter` by this sample's `gradient`: `Optimizer.sgdStep`
+    /// rendered (`p[i] -= learning_rate * g;`), so the step is the runtime's SGD rule.
+    func update(_ parameter: String, gradient: FormulaExpression) -> String {
+        Optimizer.sgdStep(weight: .name(parameter), gradient: gradient, rate: .name("learning_rate")).assignment(to: parameter, math)
+    }
+
     /// Deltas for every unit in reverse order (all before any update, since each delta reads
     /// the weights of its outgoing edges), then every parameter's update.
     mutating func backward() {
@@ -508,9 +514,9 @@ private struct Generator {
             }
             for unit in 0..<plan.unitCount where plan.roles[unit] != .input {
                 for edge in Int(plan.fanInStart[unit])..<Int(plan.fanInStart[unit + 1]) {
-                    emit("p[\(edge)] -= learning_rate * (d[\(unit)] * z[\(plan.fanInSource[edge])]);")
+                    emit(update("p[\(edge)]", gradient: .name("d[\(unit)]") * .name("z[\(plan.fanInSource[edge])]")))
                 }
-                if plan.biasParameter[unit] >= 0 { emit("p[\(plan.biasParameter[unit])] -= learning_rate * d[\(unit)];") }
+                if plan.biasParameter[unit] >= 0 { emit(update("p[\(plan.biasParameter[unit])]", gradient: .name("d[\(unit)]"))) }
             }
         case .tables:
             if dialect == .c { emit("int e;") }
@@ -529,9 +535,9 @@ private struct Generator {
             loop("j", to: String(plan.unitCount)) { g in
                 g.emit("if (\(g.table("unit_kind"))[j] == 0) { continue; }")
                 g.loop("e", from: "\(g.table("fan_in_start"))[j]", to: "\(g.table("fan_in_start"))[j + 1]", declared: true) { g in
-                    g.emit("p[e] -= learning_rate * (d[j] * z[\(g.index("\(g.table("fan_in_source"))[e]"))]);")
+                    g.emit(g.update("p[e]", gradient: .name("d[j]") * .name("z[\(g.index("\(g.table("fan_in_source"))[e]"))]")))
                 }
-                g.emit("if (\(g.table("bias"))[j] >= 0) { p[\(g.index("\(g.table("bias"))[j]"))] -= learning_rate * d[j]; }")
+                g.emit("if (\(g.table("bias"))[j] >= 0) { \(g.update("p[\(g.index("\(g.table("bias"))[j]"))]", gradient: .name("d[j]"))) }")
             }
         }
     }

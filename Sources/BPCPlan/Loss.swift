@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The loss E of one sample, defined once with its gradient with respect to the output units'
 /// net inputs a_o, so that every consumer (runtime, checker, emitters) agrees.
 public enum Loss: String, CaseIterable, Sendable, Hashable {
@@ -51,20 +43,17 @@ public enum Loss: String, CaseIterable, Sendable, Hashable {
         var loss = 0.0
         switch self {
         case .halfSquaredError, .meanSquaredError:
-            let scale = self == .halfSquaredError ? 0.5 : 1.0 / Double(n)
-            let gradientScale = 2 * scale
+            let scale: Double = squaredErrorScale(outputs: n)
             for o in 0..<n {
-                let difference = z[o] - target[o]
-                loss += difference * difference
-                outputDelta[o] = gradientScale * difference * activations[o].derivative(a: a[o], z: z[o])
+                let difference = Loss.difference(z: z[o], target: target[o])
+                loss = Loss.addingSquare(loss, of: difference)
+                outputDelta[o] = Loss.squaredErrorDelta(difference: difference, scale: scale, activation: activations[o], a: a[o], z: z[o])
             }
-            loss *= scale
+            loss = Loss.scaled(loss, by: scale)
         case .binaryCrossEntropy:
             for o in 0..<n {
-                // softplus(-a) and softplus(a) share log1p(e^-|a|): one exp and one log1p.
-                let t = target[o], x = a[o], shared = log1p(exp(-abs(x)))
-                loss += t * ((-x > 0 ? -x : 0) + shared) + (1 - t) * ((x > 0 ? x : 0) + shared)
-                outputDelta[o] = z[o] - t
+                loss = Loss.addingBinaryCrossEntropy(loss, a: a[o], target: target[o])
+                outputDelta[o] = Loss.difference(z: z[o], target: target[o])
             }
         case .softmaxCrossEntropy:
             var largest = -Double.infinity
@@ -72,19 +61,85 @@ public enum Loss: String, CaseIterable, Sendable, Hashable {
             // e^(a_o - max) once per output, kept in outputDelta until the deltas are formed.
             var sum = 0.0
             for o in 0..<n {
-                outputDelta[o] = exp(a[o] - largest)
+                outputDelta[o] = Loss.softmaxExponential(a: a[o], largest: largest)
                 sum += outputDelta[o]
             }
-            let logSumExp = largest + log(sum)
+            let logSumExp = Loss.logSumExp(largest: largest, sum: sum)
             var targetSum = 0.0
             for o in 0..<n { targetSum += target[o] }
             for o in 0..<n {
-                let t = target[o]
-                if t != 0 { loss += t * (logSumExp - a[o]) }
-                outputDelta[o] = outputDelta[o] / sum * targetSum - t
+                loss = Loss.addingSoftmaxCrossEntropy(loss, a: a[o], target: target[o], logSumExp: logSumExp)
+                outputDelta[o] = Loss.softmaxDelta(exponential: outputDelta[o], sum: sum, targetSum: targetSum, target: target[o])
             }
         }
         return loss
+    }
+}
+
+/// Each loss's arithmetic for one output, written once for numbers and text (`FormulaValue`).
+///
+/// `evaluate` and `code` both run the same loop over outputs and call these for every step
+/// that computes something, so the runtime and generated code evaluate the same operations in
+/// the same order; the loops, sums and the softmax's running maximum are theirs.
+extension Loss {
+    /// 1/2 (`half_squared_error`) or 1/n (`mean_squared_error`): the factor on the sum of
+    /// squared differences over n outputs.
+    @inlinable @inline(__always)
+    public func squaredErrorScale<V: FormulaValue>(outputs n: Int) -> V {
+        self == .halfSquaredError ? 0.5 : 1 / V(constant: Double(n))
+    }
+
+    /// z_o - t_o: the squared errors' difference, and binary cross-entropy's dE/da_o (sigmoid
+    /// outputs make the two the same expression).
+    @inlinable @inline(__always)
+    public static func difference<V: FormulaValue>(z: V, target t: V) -> V { z - t }
+
+    /// loss + d^2: the running sum of squared differences.
+    @inlinable @inline(__always)
+    public static func addingSquare<V: FormulaValue>(_ loss: V, of d: V) -> V { loss + d * d }
+
+    /// dE/da_o = 2 scale (z_o - t_o) h'(a_o) for the squared errors.
+    @inlinable @inline(__always)
+    public static func squaredErrorDelta<V: FormulaValue>(difference d: V, scale: V, activation: Activation, a: V, z: V) -> V {
+        2 * scale * d * activation.derivative(a: a, z: z)
+    }
+
+    /// sum * scale: the squared errors' loss from the running sum.
+    @inlinable @inline(__always)
+    public static func scaled<V: FormulaValue>(_ sum: V, by scale: V) -> V { sum * scale }
+
+    /// loss + t softplus(-a) + (1 - t) softplus(a), which is -t log(sigma(a)) - (1 - t)
+    /// log(1 - sigma(a)) evaluated from a so that a saturated output still gives a finite loss.
+    ///
+    /// The two softplus terms share log1p(e^-|a|): one exp and one log1p per output.
+    @inlinable @inline(__always)
+    public static func addingBinaryCrossEntropy<V: FormulaValue>(_ loss: V, a x: V, target t: V) -> V {
+        let negated = V.operand(-x)
+        let (negatedTail, tail) = V.sharedAtMagnitude(x) { Activation.softplusTail(magnitude: $0) }
+        return loss + (t * (Activation.positivePart(negated) + negatedTail) + (1 - t) * (Activation.positivePart(x) + tail))
+    }
+
+    /// e^(a_o - max_k a_k): softmax's numerator, shifted by the largest net input so that it
+    /// cannot overflow.
+    @inlinable @inline(__always)
+    public static func softmaxExponential<V: FormulaValue>(a: V, largest: V) -> V { V.exp(a - largest) }
+
+    /// log sum_k e^(a_k) = max + log(sum of the shifted exponentials).
+    @inlinable @inline(__always)
+    public static func logSumExp<V: FormulaValue>(largest: V, sum: V) -> V { largest + V.log(sum) }
+
+    /// loss + t_o (logsumexp - a_o), i.e. loss - t_o log(p_o); an output whose target is 0 adds
+    /// nothing, not even a NaN from a net input of -infinity.
+    @inlinable @inline(__always)
+    public static func addingSoftmaxCrossEntropy<V: FormulaValue>(_ loss: V, a: V, target t: V, logSumExp: V) -> V {
+        V.select(t != 0, loss + t * (logSumExp - a), loss)
+    }
+
+    /// dE/da_o = p_o sum(t) - t_o with p_o = e_o / sum: p_o - t_o for one-hot targets, and exact
+    /// for targets that do not sum to one.
+    @inlinable @inline(__always)
+    public static func softmaxDelta<V: FormulaValue>(exponential e: V, sum: V, targetSum: V, target t: V) -> V {
+        e / sum * targetSum - t
     }
 }
 
@@ -108,41 +163,52 @@ public struct OutputCode: Sendable {
 
 extension Loss {
     /// Statements that add this sample's loss to `loss` (already declared, 0) and store each
-    /// output's dE/da, computed in the order and form `evaluate` uses.
+    /// output's dE/da: `evaluate`'s loop, with each step's arithmetic rendered from the same
+    /// definitions `evaluate` calls. Softmax keeps each output's shifted exponential in its
+    /// `direct` slot until the deltas are formed, as `evaluate` does.
     /// `declare(name, value, mutable)` spells a new local in the target language.
     public func code(
         outputs: [OutputCode], loss: String, math m: MathSpelling, declare: (String, String, Bool) -> String
     ) -> [String] {
-        let one = m.literal(1)
+        typealias E = FormulaExpression
+        let total = E.name(loss)
         var lines: [String] = []
         switch self {
         case .halfSquaredError, .meanSquaredError:
-            let scale = self == .halfSquaredError ? m.literal(0.5) : "(\(one) / \(m.literal(Double(outputs.count))))"
-            lines.append(declare("loss_scale", scale, false))
+            let scale: E = squaredErrorScale(outputs: outputs.count)
+            lines.append(declare("loss_scale", scale.operandCode(m), false))
             for (k, o) in outputs.enumerated() {
-                lines.append(declare("diff\(k)", "\(o.z) - \(o.target)", false))
-                lines.append("\(loss) += diff\(k) * diff\(k);")
-                lines.append("\(o.direct) = \(m.literal(2)) * loss_scale * diff\(k) * \(o.activation.derivativeCode(o.a, o.z, m));")
+                let difference = "diff\(k)"
+                lines.append(declare(difference, Loss.difference(z: E.name(o.z), target: E.name(o.target)).code(m), false))
+                lines.append(Loss.addingSquare(total, of: E.name(difference)).assignment(to: loss, m))
+                let delta = Loss.squaredErrorDelta(difference: E.name(difference), scale: E.name("loss_scale"),
+                                                   activation: o.activation, a: E.name(o.a), z: E.name(o.z))
+                lines.append(delta.assignment(to: o.direct, m))
             }
-            lines.append("\(loss) *= loss_scale;")
+            lines.append(Loss.scaled(total, by: E.name("loss_scale")).assignment(to: loss, m))
         case .binaryCrossEntropy:
             for o in outputs {
-                let positive = Activation.softplus.valueCode("(-\(o.a))", m)
-                let negative = Activation.softplus.valueCode(o.a, m)
-                lines.append("\(loss) += \(o.target) * \(positive) + (\(one) - \(o.target)) * \(negative);")
-                lines.append("\(o.direct) = \(o.z) - \(o.target);")
+                lines.append(Loss.addingBinaryCrossEntropy(total, a: E.name(o.a), target: E.name(o.target)).assignment(to: loss, m))
+                lines.append(Loss.difference(z: E.name(o.z), target: E.name(o.target)).assignment(to: o.direct, m))
             }
         case .softmaxCrossEntropy:
-            lines.append(declare("largest", outputs[0].a, outputs.count > 1))
+            guard let first = outputs.first else { return [] }
+            lines.append(declare("largest", first.a, outputs.count > 1))
             for o in outputs.dropFirst() { lines.append("if (\(o.a) > largest) { largest = \(o.a); }") }
             lines.append(declare("sum", m.literal(0), true))
-            for o in outputs { lines.append("sum += \(m.exp)(\(o.a) - largest);") }
-            lines.append(declare("log_sum_exp", "largest + \(m.log)(sum)", false))
-            lines.append(declare("target_sum", m.literal(0), true))
-            for o in outputs { lines.append("target_sum += \(o.target);") }
             for o in outputs {
-                lines.append("if (\(o.target) != \(m.literal(0))) { \(loss) += \(o.target) * (log_sum_exp - \(o.a)); }")
-                lines.append("\(o.direct) = \(m.exp)(\(o.a) - log_sum_exp) * target_sum - \(o.target);")
+                lines.append(Loss.softmaxExponential(a: E.name(o.a), largest: E.name("largest")).assignment(to: o.direct, m))
+                lines.append((E.name("sum") + E.name(o.direct)).assignment(to: "sum", m))
+            }
+            lines.append(declare("log_sum_exp", Loss.logSumExp(largest: E.name("largest"), sum: E.name("sum")).code(m), false))
+            lines.append(declare("target_sum", m.literal(0), true))
+            for o in outputs { lines.append((E.name("target_sum") + E.name(o.target)).assignment(to: "target_sum", m)) }
+            for o in outputs {
+                let added = Loss.addingSoftmaxCrossEntropy(total, a: E.name(o.a), target: E.name(o.target), logSumExp: E.name("log_sum_exp"))
+                lines.append(added.assignment(to: loss, m))
+                let delta = Loss.softmaxDelta(exponential: E.name(o.direct), sum: E.name("sum"), targetSum: E.name("target_sum"),
+                                              target: E.name(o.target))
+                lines.append(delta.assignment(to: o.direct, m))
             }
         }
         return lines

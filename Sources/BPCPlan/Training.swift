@@ -41,6 +41,69 @@ public enum Optimizer: Sendable, Equatable {
     }
 }
 
+/// The update rules of the table above, with g the mean gradient and eta the learning rate.
+///
+/// Written once for any `FormulaArithmetic`, so that numbers and SIMD vectors of parameters
+/// (the runtimes) and `FormulaExpression` (the emitted training step, which renders
+/// `sgdStep`) apply the same rule.
+extension Optimizer {
+    /// w - eta g: plain SGD.
+    ///
+    /// The emitted training step is this rule rendered (`p[i] -= learning_rate * g;`), so
+    /// generated code updates exactly as the runtimes do.
+    @inlinable @inline(__always)
+    public static func sgdStep<V: FormulaArithmetic>(weight w: V, gradient g: V, rate eta: V) -> V {
+        w - eta * g
+    }
+
+    /// v <- mu v - eta g, then w + v: momentum, with `velocity` updated in place.
+    ///
+    /// The velocity is the caller's state (0 before the first update), so the rule stays a pure
+    /// function of its operands for every type it runs on.
+    @inlinable @inline(__always)
+    public static func momentumStep<V: FormulaArithmetic>(
+        weight w: V, gradient g: V, rate eta: V, momentum mu: Double, velocity v: inout V
+    ) -> V {
+        v = V(constant: mu) * v - eta * g
+        return w + v
+    }
+
+    /// Adam: m <- b1 m + (1 - b1) g; s <- b2 s + (1 - b2) g^2; w - eta (m / c1) / (sqrt(s / c2) + epsilon),
+    /// with the bias corrections c1 = 1 - b1^t and c2 = 1 - b2^t of update t (from 1).
+    ///
+    /// b1, b2 and epsilon are rounded to the type's precision first and 1 - b is formed there,
+    /// so binary32 runs use binary32 constants throughout.
+    @inlinable @inline(__always)
+    public static func adamStep<V: FormulaArithmetic>(
+        weight w: V, gradient g: V, rate eta: V, beta1: Double, beta2: Double, epsilon: Double,
+        corrections: (first: V, second: V), first m: inout V, second s: inout V
+    ) -> V {
+        let b1 = V(constant: beta1), b2 = V(constant: beta2), one = V(constant: 1)
+        m = b1 * m + (one - b1) * g
+        s = b2 * s + (one - b2) * g * g
+        return w - eta * (m / corrections.first) / ((s / corrections.second).squareRoot() + V(constant: epsilon))
+    }
+
+    /// This optimiser's rule on `weight`, updating the moments `first` and `second` it uses.
+    ///
+    /// The one dispatch over the three rules: `OptimizerState` can call it on 8 parameters at a
+    /// time (momentum's velocity is `first`; `corrections` matter only to Adam).
+    @inlinable @inline(__always)
+    public func step<V: FormulaArithmetic>(
+        weight w: V, gradient g: V, rate eta: V, corrections: (first: V, second: V), first: inout V, second: inout V
+    ) -> V {
+        switch self {
+        case .sgd:
+            return Optimizer.sgdStep(weight: w, gradient: g, rate: eta)
+        case .momentum(let mu):
+            return Optimizer.momentumStep(weight: w, gradient: g, rate: eta, momentum: mu, velocity: &first)
+        case .adam(let beta1, let beta2, let epsilon):
+            return Optimizer.adamStep(weight: w, gradient: g, rate: eta, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                                      corrections: corrections, first: &first, second: &second)
+        }
+    }
+}
+
 
 /// Samples as flat row-major arrays, the form the training loop reads without allocation.
 public struct Dataset: Sendable, Equatable {
