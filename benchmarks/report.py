@@ -365,6 +365,24 @@ def versions_section(results):
     return table(["peer", "version"], sorted(seen.items())) if seen else "No versions recorded."
 
 
+KEPT_PREFIX = "## Before/after"
+
+
+def kept_sections(path):
+    """Sections of the existing report whose heading starts with KEPT_PREFIX (hand-written
+    comparisons of two builds, tools/compare.py), carried over verbatim: this script writes
+    everything else from raw.jsonl."""
+    if not os.path.exists(path):
+        return []
+    kept, keeping = [], False
+    for line in open(path).read().splitlines():
+        if line.startswith("## "):
+            keeping = line.startswith(KEPT_PREFIX)
+        if keeping:
+            kept.append(line)
+    return kept + [""] if kept else []
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--raw", default=os.path.join(HERE, "results", "raw.jsonl"))
@@ -401,6 +419,7 @@ def main():
     for workload, title in WORKLOADS:
         parts += [workload_section(workload, title, results, problems), ""]
     parts += [w4_text, ""]
+    parts += kept_sections(args.out)
     with open(args.out, "w") as f:
         f.write("\n".join(parts))
     print(f"report.py: wrote {args.out}", file=sys.stderr)

@@ -1,11 +1,6 @@
+internal import BPCKernels
 import BPCPlan
 import BPCRuntime
-import CPUFeatures
-import Dispatch
-import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The arithmetic a fast run uses. Binary64 (the default) matches the reference runtime up to
 /// the order of additions; binary32 halves memory traffic and doubles the vector width.
@@ -22,19 +17,27 @@ public enum Precision: String, CaseIterable, Sendable {
 /// parameters, then the gradients are summed and one update applied: one hand-off per batch,
 /// to a worker thread started once per run.
 ///
-/// Runs only on CPUs with the instructions this module was compiled for; callers check
-/// `bpc_cpu_runs_fast_runtime()` (module CPUFeatures) first, from code built for any CPU.
+/// Runs on every CPU: the vector loops are C kernels in several instruction-set variants, of
+/// which the widest this CPU supports runs (`instructionSet` names it).
 public struct FastTrainer {
     public var settings: TrainingSettings
     public var precision: Precision
     /// Threads to use; 0 chooses (`automaticThreads`).
     public var threads: Int
+    /// The kernel variant the engines run; the tests set each variant the CPU supports.
+    var variant = KernelVariant.selected
 
     public init(settings: TrainingSettings, precision: Precision, threads: Int = 0) {
         self.settings = settings
         self.precision = precision
         self.threads = threads
     }
+
+    /// The instruction set of the kernels this CPU runs: "avx512" (AVX-512 F/VL/DQ/BW with
+    /// FMA), "avx2+fma" or "portable" (the baseline instruction set: SSE2 on x86-64, NEON on
+    /// arm64). Chosen once per process; `BPC_KERNELS=<name>` in the environment picks a
+    /// narrower supported one, for measurements.
+    public static var instructionSet: String { KernelVariant.selected.name }
 
     /// Multiply-adds per thread and batch below which a second thread costs more than it
     /// saves. Measured on a 2-core virtual machine (benchmarks/RESULTS.md): 64 -> 256 -> 256
@@ -74,7 +77,9 @@ public struct FastTrainer {
         let threadCount = threadCount(for: plan, samples: samples)
         let width = KernelPlan.laneWidth(batchSize: share(capacity: batchCapacity(samples: samples), threads: threadCount))
         let widestBlock = KernelPlan(plan: plan, dense: width > 1).widestDenseBlock
-        let perThread = Double(width) * Double(3 * plan.unitCount + plan.outputUnits.count + widestBlock) + Double(plan.parameterCount)
+        // Per lane: net input, activation and delta per unit, the direct deltas, the transposed
+        // block and the two softmax rows.
+        let perThread = Double(width) * Double(3 * plan.unitCount + plan.outputUnits.count + widestBlock + 2) + Double(plan.parameterCount)
         let values = Double(threadCount) * perThread + 3 * Double(plan.parameterCount)
         let bytes = values * Double(precision == .f32 ? 4 : 8)
         return bytes >= Double(Int.max) ? Int.max : Int(bytes)
@@ -99,12 +104,11 @@ public struct FastTrainer {
         let threadCount = threadCount(for: plan, samples: data.count)
         let share = share(capacity: batchCapacity(samples: data.count), threads: threadCount)
         let kernels = KernelPlan(plan: plan, dense: KernelPlan.laneWidth(batchSize: share) > 1)
-        let engines = (0..<threadCount).map { _ in BatchEngine<Scalar>(plan: plan, batchSize: share, parameters: slab, kernels: kernels) }
-        let primary = engines[0]
+        let primary = BatchEngine<Scalar>(plan: plan, batchSize: share, parameters: slab, kernels: kernels, variant: variant)
         let gradients = primary.gradients
         var optimizer = OptimizerState<Scalar>(settings.optimizer, parameterCount: slab.count)
-        defer { optimizer.release() }
-        let workers = engines.dropFirst().map { engine in
+        let workers = (1..<threadCount).map { _ in
+            let engine = BatchEngine<Scalar>(plan: plan, batchSize: share, parameters: slab, kernels: kernels, variant: variant)
             let part = BatchPart()
             return (engine: engine, part: part, thread: WorkerThread { part.run(engine) })
         }
@@ -138,8 +142,7 @@ public struct FastTrainer {
                         worker.thread.wait()
                         guard worker.part.count > 0 else { continue }
                         loss += worker.part.loss
-                        let other = worker.engine.gradients
-                        for p in 0..<slab.count { gradients[p] += other[p] }
+                        Scalar.add(primary.vector, gradients, worker.engine.gradients, slab.count)
                     }
                     guard loss.isFinite else { throw position.failure("the loss") }
                     if let bad = optimizer.apply(parameters: slab.values, gradients: gradients, batchCount: count, rate: rate) {
@@ -153,134 +156,5 @@ public struct FastTrainer {
     }
 }
 
-/// The data of one batch as the engines read it.
-struct SharedBatch: @unchecked Sendable {
-    let inputs: UnsafeBufferPointer<Double>
-    let inputWidth: Int
-    let targets: UnsafeBufferPointer<Double>
-    let targetWidth: Int
-    let order: UnsafeBufferPointer<Int>
-}
-
-/// One worker's share of a batch, written by the training thread before `WorkerThread.start`
-/// and read back after `wait`; the semaphores between them order the accesses.
-final class BatchPart: @unchecked Sendable {
-    private(set) var batch: SharedBatch?
-    private(set) var first = 0
-    private(set) var count = 0
-    private(set) var loss = 0.0
-
-    func set(_ batch: SharedBatch, first: Int, count: Int) {
-        self.batch = batch
-        self.first = first
-        self.count = count
-    }
-
-    func run<Scalar: KernelScalar>(_ engine: BatchEngine<Scalar>) {
-        guard let batch, count > 0 else { return }
-        loss = engine.accumulateGradients(batch, first: first, count: count)
-    }
-}
-
-/// A thread started once per training run that runs the same job each time it is started.
-///
-/// A hand-off allocates nothing (a dispatch to a thread pool allocates a few blocks per call)
-/// and is fast: each side first spins on an atomic counter for a few tens of microseconds,
-/// since on a virtual machine waking a thread blocked on a semaphore can take longer than the
-/// work of a whole batch, and only then blocks on a semaphore. The semaphores may collect
-/// extra signals while the other side spins; every wait therefore re-checks the counter.
-final class WorkerThread: @unchecked Sendable {
-    private let job: () -> Void
-    /// Jobs requested and jobs finished, counted from 0; a job is pending while they differ.
-    private let requested = Atomic<Int>(0)
-    private let completed = Atomic<Int>(0)
-    private let stopping = Atomic<Bool>(false)
-    private let begin = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-    private var thread: pthread_t?
-    private var issued = 0
-
-    /// Polls of the counter before blocking: about a millisecond, longer than the serial work
-    /// between two batches (summing gradients, the update).
-    static let spinLimit = 2_000_000
-
-    init(job: @escaping () -> Void) {
-        self.job = job
-        var handle = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        if pthread_create(&handle, nil, { context in
-            guard let context else { return nil }
-            Unmanaged<WorkerThread>.fromOpaque(context).takeRetainedValue().loop()
-            return nil
-        }, context) == 0 {
-            thread = handle
-        } else {
-            // No thread: run each job on the caller, in `start`.
-            Unmanaged<WorkerThread>.fromOpaque(context).release()
-        }
-    }
-
-    private func loop() {
-        var done = 0
-        while true {
-            WorkerThread.await(begin) { requested.load(ordering: .acquiring) != done || stopping.load(ordering: .acquiring) }
-            if requested.load(ordering: .acquiring) == done { return }  // stopping, nothing pending
-            job()
-            done += 1
-            completed.store(done, ordering: .releasing)
-            finished.signal()
-        }
-    }
-
-    /// Spins until `ready`, then blocks on `semaphore` between checks.
-    private static func await(_ semaphore: DispatchSemaphore, until ready: () -> Bool) {
-        var polls = 0
-        while !ready() {
-            polls += 1
-            if polls > spinLimit { semaphore.wait() }
-        }
-    }
-
-    /// Runs the job once on the thread; `wait` returns when it is done.
-    func start() {
-        issued += 1
-        if thread == nil {
-            job()
-            completed.store(issued, ordering: .releasing)
-            return
-        }
-        requested.store(issued, ordering: .releasing)
-        begin.signal()
-    }
-
-    func wait() {
-        let target = issued
-        WorkerThread.await(finished) { completed.load(ordering: .acquiring) == target }
-    }
-
-    /// Ends the thread; called when the run is over.
-    func stop() {
-        guard let thread else { return }
-        stopping.store(true, ordering: .releasing)
-        begin.signal()
-        pthread_join(thread, nil)
-        self.thread = nil
-    }
-}
-
-extension BatchEngine {
-    /// Forward and backward for samples `order[first ..< first + count]`; leaves their summed
-    /// dE/dw in `gradients` (cleared first) and returns their summed loss.
-    func accumulateGradients(_ batch: SharedBatch, first: Int, count: Int) -> Double {
-        let lanes = lanes(for: count)
-        clearGradients()
-        loadInputs(batch.inputs, inputWidth: batch.inputWidth, order: batch.order, first: first, count: count)
-        forward(lanes: lanes)
-        let loss = loss(targets: batch.targets, targetWidth: batch.targetWidth, order: batch.order, first: first, count: count)
-        backward(lanes: lanes)
-        return loss
-    }
-}
-
 /// Processors this process may run on (its CPU affinity), at least 1.
-public func availableProcessors() -> Int { Int(bpc_available_processors()) }
+public func availableProcessors() -> Int { bpc_processor_count() }

@@ -105,9 +105,10 @@ public struct KernelPlan: Sendable, Equatable {
         batchSize > 1 ? wholeTiles(batchSize) : 1
     }
 
-    /// `count` lanes rounded up to whole 16-lane tiles (the matrix kernel's tile width).
-    /// Saturates instead of overflowing, so memory estimates of absurd batch sizes stay
-    /// meaningful.
+    /// `count` lanes rounded up to whole 16-lane tiles: rows start on cache lines (16 binary32
+    /// values are 64 bytes) and the kernels' vector loops, 16 lanes at a time or a multiple
+    /// of 8, need no scalar tail. Saturates instead of overflowing, so memory estimates of
+    /// absurd batch sizes stay meaningful.
     public static func wholeTiles(_ count: Int) -> Int {
         let (rounded, overflow) = count.addingReportingOverflow(15)
         return overflow ? Int.max : rounded / 16 * 16

@@ -46,7 +46,6 @@ public struct Trainer {
         shouldContinue: (Int, Double) -> Bool = { _, _ in true }
     ) throws(NonFiniteValue) -> TrainingReport {
         var optimizer = OptimizerState<Double>(settings.optimizer, parameterCount: network.parameters.count)
-        defer { optimizer.release() }
         let plan = network.plan
         return try runEpochs(samples: data.count, settings: settings, shouldContinue: shouldContinue) {
             (order, first, count, rate, position) throws(NonFiniteValue) in
@@ -64,7 +63,9 @@ public struct Trainer {
             let gradients = network.gradients
             let bad = gradients.withUnsafeBufferPointer { g in
                 network.parameters.withUnsafeMutableBufferPointer { w in
-                    optimizer.apply(parameters: w.baseAddress!, gradients: g.baseAddress!, batchCount: count, rate: rate)
+                    // A network without parameters has nothing to update.
+                    guard let weights = w.baseAddress, let gradient = g.baseAddress else { return Int?.none }
+                    return optimizer.apply(parameters: weights, gradients: gradient, batchCount: count, rate: rate)
                 }
             }
             if let bad { throw position.failure("parameter \(plan.parameterKeys()[bad])") }
@@ -128,30 +129,59 @@ public func runEpochs(
 /// An optimiser's running state (velocity, second moment, step count) in either precision,
 /// with the one implementation of each update rule (`Optimizer` documents the formulas).
 ///
+/// The state owns its memory: one allocation for both moment vectors, freed by `deinit`.
+/// The type is noncopyable, so no copy can outlive the memory or free it a second time, and
+/// no caller has to remember to release it.
+///
 /// The rules run over 8 parameters at a time (`SIMD8`) with a vector probe for non-finite
 /// values: a scalar running check would be a serial floating-point sum, which compilers may
 /// not vectorise.
-public struct OptimizerState<Scalar: BinaryFloatingPoint & SIMDScalar> {
+public struct OptimizerState<Scalar: BinaryFloatingPoint & SIMDScalar>: ~Copyable {
     public typealias Vector = SIMD8<Scalar>
     public let optimizer: Optimizer
     public let count: Int
+    /// The first moment (momentum's velocity, Adam's m), then the second (Adam's v), in one
+    /// allocation of 2 x `count` values.
     @usableFromInline let velocity: UnsafeMutablePointer<Scalar>
     @usableFromInline let secondMoment: UnsafeMutablePointer<Scalar>
     @usableFromInline var step = 0
 
     public init(_ optimizer: Optimizer, parameterCount: Int) {
         self.optimizer = optimizer
-        count = parameterCount
-        velocity = .allocate(capacity: max(count, 1))
-        velocity.initialize(repeating: 0, count: max(count, 1))
-        secondMoment = .allocate(capacity: max(count, 1))
-        secondMoment.initialize(repeating: 0, count: max(count, 1))
+        count = max(parameterCount, 0)
+        // Saturating: an absurd count fails in the allocation, not in the arithmetic.
+        let (both, overflow) = count.multipliedReportingOverflow(by: 2)
+        let capacity = overflow ? Int.max : max(both, 1)
+        velocity = .allocate(capacity: capacity)
+        velocity.initialize(repeating: 0, count: capacity)
+        secondMoment = velocity + count
     }
 
-    /// Frees the state; the value must not be used afterwards.
-    public func release() {
-        velocity.deallocate()
-        secondMoment.deallocate()
+    deinit { velocity.deallocate() }
+
+    /// The update rules (`Optimizer.step`, their one definition) on a vector of parameters:
+    /// given the mean gradient `mean` and the learning rate `eta`, updates the weights and the
+    /// moments `first`, `second`. `apply` runs it on 8 parameters at a time; the fast runtime's
+    /// online step (batch 1, `sgd`) runs it on one weight through `descend`. `corrections` are
+    /// Adam's bias corrections 1 - beta^t (1 otherwise).
+    @inlinable @inline(__always)
+    public static func rule<V: SIMD & FormulaArithmetic>(
+        _ optimizer: Optimizer, weights: inout V, mean: V, first: inout V, second: inout V, rate eta: V,
+        corrections: (Scalar, Scalar)
+    ) where V.Scalar == Scalar {
+        weights = optimizer.step(weight: weights, gradient: mean, rate: eta,
+                                 corrections: (V(repeating: corrections.0), V(repeating: corrections.1)),
+                                 first: &first, second: &second)
+    }
+
+    /// `rule` for plain SGD on one weight: w - eta * g, with g the gradient of one sample (the
+    /// mean of a batch of one). Through the same code as `apply`, so the two cannot drift.
+    @inlinable @inline(__always)
+    public static func descend(_ weight: Scalar, gradient: Scalar, rate: Scalar) -> Scalar {
+        var weights = SIMD2(repeating: weight), first = SIMD2<Scalar>(), second = SIMD2<Scalar>()
+        rule(.sgd, weights: &weights, mean: SIMD2(repeating: gradient), first: &first, second: &second,
+             rate: SIMD2(repeating: rate), corrections: (1, 1))
+        return weights[0]
     }
 
     /// One update with the mean of gradients summed over `batchCount` samples; returns the
@@ -159,44 +189,57 @@ public struct OptimizerState<Scalar: BinaryFloatingPoint & SIMDScalar> {
     @inlinable
     public mutating func apply(parameters w: UnsafeMutablePointer<Scalar>, gradients g: UnsafePointer<Scalar>, batchCount: Int, rate: Double) -> Int? {
         step += 1
-        let eta = Vector(repeating: Scalar(rate))
-        let divisor = Vector(repeating: Scalar(batchCount))
-        // 0 * w is 0 for finite w and NaN otherwise: one sum tells whether any went bad.
-        var probe = Vector.zero
-        let whole = count / 8 * 8
-        let optimizer = self.optimizer
         var corrections = (Scalar(1), Scalar(1))
         if case .adam(let beta1, let beta2, _) = optimizer {
             corrections = (Scalar(1 - power(beta1, step)), Scalar(1 - power(beta2, step)))
         }
+        // Dividing by a power of two and multiplying by its reciprocal round alike (both
+        // scale by an exact power of two), and a multiplication costs a fraction of a division.
+        let exactReciprocal = batchCount > 0 && batchCount & (batchCount - 1) == 0
+        // One loop per optimiser and divisor, each touching only the state its rule uses:
+        // sgd reads and writes no moment, momentum only the first.
+        switch (optimizer, exactReciprocal) {
+        case (.sgd, true): return sweep(w, g, batchCount, rate, corrections, moments: 0, reciprocal: true)
+        case (.sgd, false): return sweep(w, g, batchCount, rate, corrections, moments: 0, reciprocal: false)
+        case (.momentum, true): return sweep(w, g, batchCount, rate, corrections, moments: 1, reciprocal: true)
+        case (.momentum, false): return sweep(w, g, batchCount, rate, corrections, moments: 1, reciprocal: false)
+        case (.adam, true): return sweep(w, g, batchCount, rate, corrections, moments: 2, reciprocal: true)
+        case (.adam, false): return sweep(w, g, batchCount, rate, corrections, moments: 2, reciprocal: false)
+        }
+    }
+
+    /// `rule` over all parameters, 8 at a time, for an optimiser that keeps `moments` moment
+    /// vectors; inlined with constant `moments` and `reciprocal`, so each case is its own loop.
+    @inlinable @inline(__always)
+    func sweep(
+        _ w: UnsafeMutablePointer<Scalar>, _ g: UnsafePointer<Scalar>, _ batchCount: Int, _ rate: Double,
+        _ corrections: (Scalar, Scalar), moments: Int, reciprocal: Bool
+    ) -> Int? {
+        let eta = Vector(repeating: Scalar(rate))
+        let divisor = Vector(repeating: Scalar(batchCount))
+        let inverse = Vector(repeating: 1 / Scalar(batchCount))
+        // 0 * w is 0 for finite w and NaN otherwise: one sum tells whether any went bad.
+        var probe = Vector.zero
+        let whole = count / 8 * 8
+        let optimizer = self.optimizer
         let v = velocity, s = secondMoment
-        /// Applies the rule to 8 parameters held in vectors. Inlined so that the optimiser switch
-        /// is hoisted out of the loop.
+        /// The rule on 8 parameters held in vectors.
         @inline(__always)
         func update(_ weights: inout Vector, _ gradient: Vector, _ first: inout Vector, _ second: inout Vector) {
-            let mean = gradient / divisor
-            switch optimizer {
-            case .sgd:
-                weights -= eta * mean
-            case .momentum(let mu):
-                first = Vector(repeating: Scalar(mu)) * first - eta * mean
-                weights += first
-            case .adam(let beta1, let beta2, let epsilon):
-                let b1 = Scalar(beta1), b2 = Scalar(beta2)
-                let (correction1, correction2) = corrections
-                first = b1 * first + (1 - b1) * mean
-                second = b2 * second + (1 - b2) * mean * mean
-                weights -= eta * (first / correction1) / ((second / correction2).squareRoot() + Scalar(epsilon))
-            }
+            let mean = reciprocal ? gradient * inverse : gradient / divisor
+            Self.rule(optimizer, weights: &weights, mean: mean, first: &first, second: &second,
+                      rate: eta, corrections: corrections)
             probe += 0 * weights
         }
         var p = 0
         while p < whole {
-            var weights = load(w + p), first = load(v + p), second = load(s + p)
+            var weights = load(w + p)
+            var first = moments > 0 ? load(v + p) : .zero
+            var second = moments > 1 ? load(s + p) : .zero
             update(&weights, load(g + p), &first, &second)
             store(weights, w + p)
-            store(first, v + p)
-            store(second, s + p)
+            if moments > 0 { store(first, v + p) }
+            if moments > 1 { store(second, s + p) }
             p += 8
         }
         if whole < count {

@@ -10,28 +10,37 @@ import BPCCompiler
 import BPCPlan
 import BPCRuntime
 import BPCSpec
-import CPUFeatures
 import Testing
 
+/// Every kernel variant this CPU runs (the portable one always), for parameterised tests.
+let variants = KernelVariant.supported
+
 /// The batched kernels against the reference runtime: gradients of one batch, dense blocks of
-/// awkward shapes, whole training runs, and the binary32 tanh.
-@Suite("fast runtime", .enabled(if: bpc_cpu_runs_fast_runtime() != 0, "this CPU lacks AVX2/FMA"))
+/// awkward shapes, whole training runs, and the binary32 tanh and exp; each in every kernel
+/// variant this CPU runs, the portable one included.
+@Suite("fast runtime")
 struct FastRuntimeTests {
-    @Test("the binary32 tanh is within 8 units in the last place of the C library's, and exact at 0 and beyond the clamp")
-    func tanhApproximation() {
-        let (worst, worstAt) = worstError(from: -10, to: 10, step: 0.0001, Float.hyperbolicTangent) { Float(tanh(Double($0))) }
-        #expect(worst <= 8, "worst error \(worst) ulp at \(worstAt)")
-        let edges = Float.hyperbolicTangent(SIMD8<Float>(0, -0.0, 1e-30, -1e-30, 20, -20, .infinity, -.infinity))
-        #expect(edges == SIMD8<Float>(0, -0.0, 1e-30, -1e-30, 1, -1, 1, -1))
+    @Test("the binary32 tanh is within 8 units in the last place of the C library's, and exact at 0 and beyond the clamp",
+          arguments: variants)
+    func tanhApproximation(variant: KernelVariant) {
+        let k = Float.kernels(variant)
+        let (worst, worstAt) = worstError(from: -10, to: 10, step: 0.0001, { Float.tanh(k, $0, $1, $2) }) { Float(tanh(Double($0))) }
+        #expect(worst <= 8, "\(variant): worst error \(worst) ulp at \(worstAt)")
+        let edges = apply({ Float.tanh(k, $0, $1, $2) }, to: [0, -0.0, 1e-30, -1e-30, 20, -20, .infinity, -.infinity])
+        #expect(edges == [0, -0.0, 1e-30, -1e-30, 1, -1, 1, -1], "\(variant)")
+        #expect(edges[1].sign == .minus && apply({ Float.tanh(k, $0, $1, $2) }, to: [.nan])[0].isNaN, "\(variant)")
     }
 
-    @Test("the binary32 exp is within 2 units in the last place of the C library's over the range it does not clamp")
-    func expApproximation() {
-        let (worst, worstAt) = worstError(from: -87, to: 87.99, step: 0.0013, Float.exponential) { expf($0) }
-        #expect(worst <= 2, "worst error \(worst) ulp at \(worstAt)")
-        let edges = Float.exponential(SIMD8<Float>(0, -0.0, 1, -1, 200, -200, .infinity, -.infinity))
+    @Test("the binary32 exp is within 2 units in the last place of the C library's over the range it does not clamp",
+          arguments: variants)
+    func expApproximation(variant: KernelVariant) {
+        let k = Float.kernels(variant)
+        let (worst, worstAt) = worstError(from: -87, to: 87.99, step: 0.0013, { Float.exp(k, $0, $1, $2) }) { expf($0) }
+        #expect(worst <= 2, "\(variant): worst error \(worst) ulp at \(worstAt)")
+        let edges = apply({ Float.exp(k, $0, $1, $2) }, to: [0, -0.0, 1, -1, 200, -200, .infinity, -.infinity, .nan])
         #expect(edges[0] == 1 && edges[1] == 1 && edges[4].isFinite && edges[5] >= 0 && edges[6].isFinite && edges[7] >= 0, "\(edges)")
         #expect(abs(edges[2] - expf(1)) <= expf(1).ulp && abs(edges[3] - expf(-1)) <= expf(-1).ulp)
+        #expect(edges[8].isNaN)
     }
 
     @Test("lowering covers every non-input unit once in order, and makes dense blocks only of units that read the same consecutive sources")
@@ -60,9 +69,11 @@ struct FastRuntimeTests {
     func randomDAGsInBinary64(seed: UInt64) throws {
         let generated = RandomNetworks.generate(seed: seed, samples: Int(seed % 5) + 1)
         let plan = try #require(compile(generated))
-        for batchSize in [generated.samples.count, 17] {
-            let problems = compareBatch(Double.self, plan: plan, samples: generated.samples, batchSize: batchSize, tolerance: 1e-10)
-            #expect(problems.isEmpty, "seed \(seed), batch \(batchSize)\n\(problems.joined(separator: "\n"))\n\(generated.yaml)")
+        for variant in variants {
+            for batchSize in [generated.samples.count, 17] {
+                let problems = compareBatch(Double.self, plan: plan, samples: generated.samples, batchSize: batchSize, tolerance: 1e-10, variant: variant)
+                #expect(problems.isEmpty, "\(variant), seed \(seed), batch \(batchSize)\n\(problems.joined(separator: "\n"))\n\(generated.yaml)")
+            }
         }
     }
 
@@ -71,8 +82,10 @@ struct FastRuntimeTests {
     func randomDAGsInBinary32(seed: UInt64) throws {
         let generated = RandomNetworks.generate(seed: seed, samples: 3)
         let plan = try #require(compile(generated))
-        let problems = compareBatch(Float.self, plan: plan, samples: generated.samples, batchSize: 20, tolerance: 2e-4)
-        #expect(problems.isEmpty, "seed \(seed)\n\(problems.joined(separator: "\n"))\n\(generated.yaml)")
+        for variant in variants {
+            let problems = compareBatch(Float.self, plan: plan, samples: generated.samples, batchSize: 20, tolerance: 2e-4, variant: variant)
+            #expect(problems.isEmpty, "\(variant), seed \(seed)\n\(problems.joined(separator: "\n"))\n\(generated.yaml)")
+        }
     }
 
     struct Shape: Sendable, CustomStringConvertible {
@@ -102,10 +115,12 @@ struct FastRuntimeTests {
             (input: (0..<shape.inputs).map { _ in random.uniform(-1, 1) },
              target: shape.loss.contains("entropy") ? (0..<shape.outputs).map { _ in Double(random.int(0...1)) } : (0..<shape.outputs).map { _ in random.uniform(-1, 1) })
         }
-        let problems64 = compareBatch(Double.self, plan: plan, samples: samples, batchSize: shape.batch, tolerance: 1e-10)
-        #expect(problems64.isEmpty, "binary64: \(problems64.prefix(8).joined(separator: "\n"))")
-        let problems32 = compareBatch(Float.self, plan: plan, samples: samples, batchSize: shape.batch, tolerance: 2e-4)
-        #expect(problems32.isEmpty, "binary32: \(problems32.prefix(8).joined(separator: "\n"))")
+        for variant in variants {
+            let problems64 = compareBatch(Double.self, plan: plan, samples: samples, batchSize: shape.batch, tolerance: 1e-10, variant: variant)
+            #expect(problems64.isEmpty, "\(variant) binary64: \(problems64.prefix(8).joined(separator: "\n"))")
+            let problems32 = compareBatch(Float.self, plan: plan, samples: samples, batchSize: shape.batch, tolerance: 2e-4, variant: variant)
+            #expect(problems32.isEmpty, "\(variant) binary32: \(problems32.prefix(8).joined(separator: "\n"))")
+        }
     }
 
     @Test("the fast trainer follows the reference trainer for every optimiser, batch size and schedule",
@@ -123,13 +138,17 @@ struct FastRuntimeTests {
         let data = dataset(generated.samples)
         let reference = try trainer.train(&network, on: data)
         for precision in Precision.allCases {
-            let fast = try FastTrainer(settings: settings, precision: precision).train(plan: plan, parameters: plan.parameters, on: data)
-            let tolerance = precision == .f64 ? 1e-9 : 1e-3
-            #expect(fast.report.updates == reference.updates)
-            #expect(zip(fast.report.lossHistory, reference.lossHistory).allSatisfy { closeEnough($0, $1, relative: tolerance) },
-                    "\(precision): \(fast.report.lossHistory) vs \(reference.lossHistory)")
-            #expect(zip(fast.parameters, network.parameters).allSatisfy { closeEnough($0, $1, relative: tolerance) },
-                    "\(precision): \(fast.parameters) vs \(network.parameters)")
+            for variant in variants {
+                var trainer = FastTrainer(settings: settings, precision: precision)
+                trainer.variant = variant
+                let fast = try trainer.train(plan: plan, parameters: plan.parameters, on: data)
+                let tolerance = precision == .f64 ? 1e-9 : 1e-3
+                #expect(fast.report.updates == reference.updates)
+                #expect(zip(fast.report.lossHistory, reference.lossHistory).allSatisfy { closeEnough($0, $1, relative: tolerance) },
+                        "\(precision) \(variant): \(fast.report.lossHistory) vs \(reference.lossHistory)")
+                #expect(zip(fast.parameters, network.parameters).allSatisfy { closeEnough($0, $1, relative: tolerance) },
+                        "\(precision) \(variant): \(fast.parameters) vs \(network.parameters)")
+            }
         }
     }
 
@@ -215,23 +234,35 @@ struct FastRuntimeTests {
     }
 }
 
-/// The largest error, in units in the last place of `exact`, of a vector function over
-/// [from, to] sampled every `step`, and where it occurs.
+/// A row kernel `(out, in, count)` applied to `values`.
+func apply(_ kernel: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void, to values: [Float]) -> [Float] {
+    var out = [Float](repeating: 0, count: values.count)
+    values.withUnsafeBufferPointer { input in
+        out.withUnsafeMutableBufferPointer { output in
+            if let i = input.baseAddress, let o = output.baseAddress { kernel(o, i, values.count) }
+        }
+    }
+    return out
+}
+
+/// The largest error, in units in the last place of `exact`, of a row kernel over [from, to]
+/// sampled every `step`, and where it occurs. Rows of 1003 values, so the vector loop and
+/// the tail both run.
 func worstError(
-    from: Float, to: Float, step: Float, _ approximation: (SIMD8<Float>) -> SIMD8<Float>, exact: (Float) -> Float
+    from: Float, to: Float, step: Float, _ approximation: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void,
+    exact: (Float) -> Float
 ) -> (ulps: Float, at: Float) {
     var worst: (ulps: Float, at: Float) = (0, from)
     var x = from
     while x <= to {
-        var lanes = SIMD8<Float>()
-        for lane in 0..<8 { lanes[lane] = min(x + Float(lane) * step, to) }
-        let values = approximation(lanes)
-        for lane in 0..<8 {
-            let expected = exact(lanes[lane])
-            let error = abs(values[lane] - expected) / max(expected.ulp, Float.leastNormalMagnitude)
-            if error > worst.ulps { worst = (error, lanes[lane]) }
+        let inputs = (0..<1003).map { min(x + Float($0) * step, to) }
+        let values = apply(approximation, to: inputs)
+        for (input, value) in zip(inputs, values) {
+            let expected = exact(input)
+            let error = abs(value - expected) / max(expected.ulp, Float.leastNormalMagnitude)
+            if error > worst.ulps { worst = (error, input) }
         }
-        x += 8 * step
+        x += 1003 * step
     }
     return worst
 }
@@ -240,9 +271,10 @@ func worstError(
 /// per-sample gradients summed; returns one line per parameter (and the loss) that differ by
 /// more than `tolerance` relative to the largest gradient.
 func compareBatch<Scalar: KernelScalar>(
-    _ type: Scalar.Type, plan: Plan, samples: [(input: [Double], target: [Double])], batchSize: Int, tolerance: Double
+    _ type: Scalar.Type, plan: Plan, samples: [(input: [Double], target: [Double])], batchSize: Int, tolerance: Double,
+    variant: KernelVariant = .selected
 ) -> [String] {
-    let engine = BatchEngine<Scalar>(plan: plan, batchSize: batchSize, parameters: ParameterSlab(plan.parameters))
+    let engine = BatchEngine<Scalar>(plan: plan, batchSize: batchSize, parameters: ParameterSlab(plan.parameters), variant: variant)
     let data = dataset(samples)
     let order = Array(0..<samples.count)
     let count = samples.count
