@@ -1,105 +1,353 @@
+@_exported import BPCCompiler
+@_exported import BPCEmit
+@_exported import BPCExpect
+@_exported import BPCFastRuntime
 @_exported import BPCPlan
 @_exported import BPCRuntime
-import BPCCompiler
-import BPCSpec
+@_exported import BPCSpec
 
-/// A spec or plan that could not be loaded, or training that failed: every problem, each
-/// printed as `PATH:LINE:COLUMN: error: MESSAGE`.
-public struct BPCError: Error, Sendable, CustomStringConvertible {
-    public var messages: [String]
-    public var description: String { messages.joined(separator: "\n") }
-}
-
-/// A network to use from Swift without the command line: load a spec (`.yaml`) or a plan
-/// (`.json`), train it, predict, read gradients, and save it back.
+/// A network to use from Swift: load a spec or a plan, train it (with the fast runtime by
+/// default), predict, evaluate, read gradients, check them, emit code and save it back.
 ///
 ///     var model = try Model(contentsOf: "specs/xor.yaml")
-///     let history = try model.train()
-///     print(model.predict([0, 1]))
+///     let result = try model.train()
+///     print(try model.predict([0, 1]))
+///
+/// A value type: copies are independent networks. Reading (predict, gradients, evaluate)
+/// never changes the model; only `train` and the parameter setters do. Every misuse throws a
+/// `ModelError`; every load problem is a `LoadFailure` of `Diagnostic`s.
 public struct Model: Sendable {
-    private var loaded: LoadedModel
-    /// The network with its current parameters.
-    public private(set) var network: Network
+    /// The spec the model was compiled from; nil when it was loaded from a plan.
+    public let spec: ModelSpec?
+    private let compilation: Compilation
+    /// The reference runtime's network; its parameters are the model's current parameters.
+    private var network: Network
+    /// Samples to train on (the spec's `data`, or any set of the right widths).
+    public var trainingData: Dataset?
+    /// Held-out samples (the spec's `data.test`).
+    public var testData: Dataset?
+    /// The spec's `train` section with defaults filled in (and overrides applied).
+    public var trainingSettings: TrainingSettings
 
-    /// Loads, compiles and checks a spec or a plan file.
-    public init(contentsOf path: String) throws(BPCError) {
-        var log = DiagnosticLog()
-        guard let loaded = LoadedModel.load(path: path, log: &log) else { throw BPCError(log) }
-        try self.init(loaded)
+    /// Loads a spec (`.yaml`) or a plan (`.json`) file: parsed, compiled, its data loaded and
+    /// its `expect` entries checked.
+    public init(contentsOf path: String, options: LoadOptions = LoadOptions()) throws(LoadFailure) {
+        try self.init(ModelSource(path: path), options: options)
     }
 
     /// Compiles spec text held in memory; `path` names it in messages and anchors data paths.
-    public init(yaml: String, path: String = "spec.yaml") throws(BPCError) {
-        var log = DiagnosticLog()
-        guard let spec = SpecParser.parse(text: yaml, path: path, log: &log), !log.hasErrors,
-              let loaded = LoadedModel.load(spec: spec, log: &log) else { throw BPCError(log) }
-        try self.init(loaded)
+    public init(yaml: String, path: String = "spec.yaml", options: LoadOptions = LoadOptions()) throws(LoadFailure) {
+        try self.init(.specText(yaml, path: path), options: options)
     }
 
-    private init(_ loaded: LoadedModel) throws(BPCError) {
-        self.loaded = loaded
-        do {
-            network = try Network(plan: loaded.plan)
-        } catch {
-            throw BPCError(messages: ["\(loaded.spec.path): error: \(error)"])
+    /// Runs the pipeline (`Pipeline` names the stages) on `source`.
+    public init(_ source: ModelSource, options: LoadOptions = LoadOptions()) throws(LoadFailure) {
+        var log = DiagnosticLog()
+        switch source {
+        case .planFile(let path):
+            guard let plan = Pipeline.readPlan(path: path, limits: options.limits, log: &log) else { throw LoadFailure(log) }
+            try self.init(plan: plan, file: path, settings: Pipeline.trainingSettings(overriddenBy: options.overrides))
+        case .plan(let plan):
+            try self.init(plan: plan, file: plan.name, settings: Pipeline.trainingSettings(overriddenBy: options.overrides))
+        case .specFile, .specText, .spec:
+            guard var spec = Pipeline.readSpec(source, limits: options.limits, log: &log), !log.hasErrors else {
+                throw LoadFailure(log)
+            }
+            options.overrides.apply(to: &spec)
+            guard let compilation = Pipeline.compile(spec, limits: options.limits, log: &log), !log.hasErrors else {
+                throw LoadFailure(log)
+            }
+            Pipeline.validateExpectations(of: spec, against: compilation.plan, log: &log)
+            let data: (training: Dataset?, test: Dataset?) =
+                options.loadsData ? Pipeline.loadData(of: spec, plan: compilation.plan, log: &log) : (nil, nil)
+            guard !log.hasErrors else { throw LoadFailure(log) }
+            try self.init(spec: spec, compilation: compilation, settings: Pipeline.trainingSettings(of: spec))
+            trainingData = data.training
+            testData = data.test
         }
     }
 
-    public var plan: Plan { loaded.plan }
-    /// The spec's training samples, if it has data.
-    public var trainingData: Dataset? { loaded.training }
-    /// The spec's `train` section with defaults filled in.
-    public var trainingSettings: TrainingSettings { loaded.trainingSettings }
-    public var inputNames: [String] { plan.inputUnits.map { plan.unitNames[Int($0)] } }
-    public var outputNames: [String] { plan.outputUnits.map { plan.unitNames[Int($0)] } }
-
-    /// The current parameters by key (`x1->h1`, `h1.bias`).
-    public var parameters: [String: Double] {
-        Dictionary(uniqueKeysWithValues: zip(plan.parameterKeys(), network.parameters))
+    private init(plan: Plan, file: String, settings: TrainingSettings) throws(LoadFailure) {
+        let positions = Array(repeating: SourcePosition.startOfFile, count: plan.unitCount)
+        try self.init(spec: nil, compilation: Compilation(plan: plan, unitPositions: positions), settings: settings, file: file)
     }
+
+    /// Every source ends here: the plan is verified (a plan from a file may be hostile; the
+    /// compiler's are valid, and a violation would be a compiler bug reported, not a trap).
+    private init(spec: ModelSpec?, compilation: Compilation, settings: TrainingSettings, file: String? = nil) throws(LoadFailure) {
+        do {
+            network = try Network(plan: compilation.plan)
+        } catch {
+            let what = spec == nil ? "invalid plan" : "the compiled plan is invalid"
+            throw LoadFailure(diagnostics: [Diagnostic(file: file ?? spec?.path ?? "", position: .startOfFile, message: "\(what): \(error)")])
+        }
+        self.spec = spec
+        self.compilation = compilation
+        trainingSettings = settings
+    }
+
+    // MARK: The network
+
+    /// The network with its current parameters (what `bpc compile` writes and emitters read).
+    public var plan: Plan {
+        var plan = network.plan
+        plan.parameters = network.parameters
+        return plan
+    }
+
+    /// The file diagnostics and messages name.
+    public var path: String { spec?.path ?? compilation.plan.name }
+    public var name: String { network.plan.name }
+    public var inputNames: [String] { network.plan.inputUnits.map { network.plan.unitNames[Int($0)] } }
+    public var outputNames: [String] { network.plan.outputUnits.map { network.plan.unitNames[Int($0)] } }
+    /// Parameter keys (`x1->h1`, `h1.bias`) in parameter order.
+    public var parameterKeys: [String] { network.plan.parameterKeys() }
+
+    /// The current parameters in parameter order (weights in fan-in order, then biases).
+    public var parameters: [Double] { network.parameters }
+
+    /// Replaces every parameter, e.g. with values trained elsewhere.
+    public mutating func setParameters(_ values: [Double]) throws(ModelError) {
+        guard values.count == network.parameters.count else {
+            throw .wrongParameterCount(expected: network.parameters.count, given: values.count)
+        }
+        if let bad = values.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteParameter(key: parameterKeys[bad]) }
+        network.parameters = values
+    }
+
+    /// The current value of one parameter.
+    public func parameter(_ key: String) throws(ModelError) -> Double {
+        network.parameters[try parameterIndex(key)]
+    }
+
+    public mutating func setParameter(_ key: String, to value: Double) throws(ModelError) {
+        let index = try parameterIndex(key)
+        guard value.isFinite else { throw .nonFiniteParameter(key: key) }
+        network.parameters[index] = value
+    }
+
+    private func parameterIndex(_ key: String) throws(ModelError) -> Int {
+        let keys = parameterKeys
+        guard let index = keys.firstIndex(of: key) else { throw .unknownParameter(key: key, closest: closestMatch(to: key, among: keys)) }
+        return index
+    }
+
+    // MARK: Passes
 
     /// The outputs for one input vector (in input-unit order).
-    public mutating func predict(_ input: [Double]) -> [Double] {
-        precondition(input.count == plan.inputUnits.count, "predict: \(input.count) values for \(plan.inputUnits.count) inputs")
-        return network.predict(input)
+    public func predict(_ input: [Double]) throws(ModelError) -> [Double] {
+        try checkInput(input)
+        var pass = network
+        return pass.predict(input)
     }
 
-    /// One forward and backward pass: the loss and dE/dw for every parameter, by key.
-    public mutating func gradients(input: [Double], target: [Double]) -> (loss: Double, gradients: [String: Double]) {
-        precondition(input.count == plan.inputUnits.count && target.count == plan.outputUnits.count, "gradients: wrong sizes")
-        let loss = network.computeGradients(input: input, target: target)
-        return (loss, Dictionary(uniqueKeysWithValues: zip(plan.parameterKeys(), network.gradients)))
+    /// The loss of one sample at the current parameters.
+    public func loss(input: [Double], target: [Double]) throws(ModelError) -> Double {
+        try checkInput(input)
+        try checkTarget(target)
+        var pass = network
+        return pass.loss(input: input, target: target)
     }
 
-    /// Trains on the spec's data with its `train` settings (or `settings`); returns the mean
-    /// loss of each epoch.
+    /// One forward and backward pass for one sample: the loss, every unit's a, z and delta, and
+    /// dE/dw for every parameter.
+    public func gradients(input: [Double], target: [Double]) throws(ModelError) -> BackwardPass {
+        try checkInput(input)
+        try checkTarget(target)
+        var pass = network
+        let loss = pass.computeGradients(input: input, target: target)
+        return BackwardPass(
+            loss: loss, outputs: pass.outputs, netInputs: pass.netInputs, activations: pass.activations,
+            deltas: pass.deltas, gradients: pass.gradients, parameterKeys: parameterKeys)
+    }
+
+    /// Mean loss and accuracy on `data` (default: the test set, else the training data).
+    public func evaluate(_ data: Dataset? = nil) throws(ModelError) -> Evaluation {
+        guard let data = data ?? testData ?? trainingData, data.count > 0 else { throw .noData }
+        try checkWidths(data)
+        var pass = network
+        return pass.evaluate(data)
+    }
+
+    private func checkInput(_ input: [Double]) throws(ModelError) {
+        guard input.count == network.inputCount else { throw .wrongInputCount(expected: network.inputCount, given: input.count) }
+    }
+
+    private func checkTarget(_ target: [Double]) throws(ModelError) {
+        guard target.count == network.outputCount else { throw .wrongTargetCount(expected: network.outputCount, given: target.count) }
+    }
+
+    private func checkWidths(_ data: Dataset) throws(ModelError) {
+        guard data.inputWidth == network.inputCount else { throw .wrongInputCount(expected: network.inputCount, given: data.inputWidth) }
+        guard data.targetWidth == network.outputCount else { throw .wrongTargetCount(expected: network.outputCount, given: data.targetWidth) }
+    }
+
+    // MARK: Training
+
+    /// Trains on `data` (default: the training data) with `settings` (default: the spec's),
+    /// on `runtime` (default: the fast runtime). `progress` runs after every epoch; returning
+    /// `.stop` ends training cleanly after that epoch (the report says it was interrupted).
+    /// The parameters afterwards are the trained ones, in binary64, whichever runtime ran.
     @discardableResult
-    public mutating func train(settings: TrainingSettings? = nil) throws(BPCError) -> [Double] {
-        guard let data = loaded.training, data.count > 0 else {
-            throw BPCError(messages: ["\(loaded.spec.path): error: the spec has no 'data' to train on"])
+    public mutating func train(
+        on data: Dataset? = nil, settings: TrainingSettings? = nil, runtime: Runtime = .automatic,
+        progress: (TrainingProgress) -> TrainingDecision = { _ in .continue }
+    ) throws(ModelError) -> TrainingResult {
+        guard let data = data ?? trainingData, data.count > 0 else { throw .noData }
+        try checkWidths(data)
+        let settings = settings ?? trainingSettings
+        let (used, fast) = try runtime.resolve(plan: network.plan, settings: settings, samples: data.count)
+        let shouldContinue = { (epoch: Int, loss: Double) -> Bool in
+            progress(TrainingProgress(epoch: epoch, epochs: settings.epochs, loss: loss)) == .continue
         }
-        var trainer = Trainer(settings: settings ?? loaded.trainingSettings)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let report: TrainingReport
         do {
-            return try trainer.train(&network, on: data).lossHistory
+            if let fast {
+                let trained = try fast.train(plan: network.plan, parameters: network.parameters, on: data, shouldContinue: shouldContinue)
+                network.parameters = trained.parameters
+                report = trained.report
+            } else {
+                var trainer = Trainer(settings: settings)
+                report = try trainer.train(&network, on: data, shouldContinue: shouldContinue)
+            }
         } catch {
-            throw BPCError(messages: ["\(loaded.spec.path): error: \(error)"])
+            throw .diverged(error)
+        }
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return TrainingResult(report: report, runtime: used, seconds: seconds, samples: data.count)
+    }
+
+    // MARK: Checks and output
+
+    /// Warnings about units that cannot matter: ones no input reaches, ones that reach no output.
+    public var warnings: [Diagnostic] { compilation.reachabilityWarnings(file: path) }
+
+    /// Compares every analytic gradient with central finite differences over `samples`
+    /// (default: the first `count` training samples, else the `expect` samples, else seeded
+    /// random samples).
+    public func checkGradients(on samples: Dataset? = nil, count: Int = 8, tolerance: Double = 1e-6) throws(ModelError) -> GradientCheck {
+        let data = samples ?? gradientCheckSamples(count: count)
+        try checkWidths(data)
+        return GradientCheck(samples: data.count, rows: GradientChecker(tolerance: tolerance).check(network, on: data))
+    }
+
+    private func gradientCheckSamples(count: Int) -> Dataset {
+        let plan = network.plan
+        var data = Dataset(inputWidth: plan.inputUnits.count, targetWidth: plan.outputUnits.count)
+        if let training = trainingData, training.count > 0 {
+            for sample in 0..<min(count, training.count) {
+                data.append(input: Array(training.input(sample)), target: Array(training.target(sample)))
+            }
+            return data
+        }
+        for entry in spec?.expectations ?? [] where data.count < count {
+            if let input = entry.input?.value, let target = entry.target?.value { data.append(input: input, target: target) }
+        }
+        if data.count > 0 { return data }
+        var generator = SeededGenerator(seed: spec?.initialization.seed ?? 0)
+        for _ in 0..<count {
+            let input = (0..<data.inputWidth).map { _ in generator.nextUniform(scale: 1) }
+            var target = (0..<data.targetWidth).map { _ in generator.nextUnit() }
+            if plan.loss == .softmaxCrossEntropy {
+                let hot = generator.nextIndex(below: data.targetWidth)
+                target = target.indices.map { $0 == hot ? 1 : 0 }
+            }
+            data.append(input: input, target: target)
+        }
+        return data
+    }
+
+    /// Runs the spec's `expect` entries (none for a plan) on the initial parameters of the spec.
+    public func runExpectations() -> [ExpectationResult] {
+        guard let spec else { return [] }
+        return ExpectationRunner.run(ExpectationSubject(
+            spec: spec, plan: compilation.plan, training: trainingData, test: testData, settings: trainingSettings))
+    }
+
+    /// Samples from a CSV file whose header names this network's input and output units.
+    public func loadDataset(csvFile path: String) throws(LoadFailure) -> Dataset {
+        var log = DiagnosticLog()
+        guard let data = Pipeline.loadData(csvFile: path, plan: network.plan, log: &log), !log.hasErrors else { throw LoadFailure(log) }
+        return data
+    }
+
+    /// Generated C or Swift for the network with its current parameters.
+    public func emit(_ language: CodeLanguage, options: EmitOptions) -> String {
+        switch language {
+        case .c: return CodeEmitter.c(plan, options: options)
+        case .swift: return CodeEmitter.swift(plan, options: options)
         }
     }
 
-    /// Mean loss and accuracy on the spec's test set (or its training data without one).
-    public mutating func evaluate() -> Evaluation? {
-        guard let data = loaded.test ?? loaded.training else { return nil }
-        return network.evaluate(data)
-    }
-
-    /// The spec as YAML with the current parameters written in, ready to save and load again.
-    public var trainedSpec: String {
-        SpecWriter.yaml(loaded.spec.withParameters(network.parameters, of: plan))
+    /// The spec as YAML with the current parameters written in, so loading it starts from
+    /// exactly this network. With `path`, relative data paths are rewritten to still name the
+    /// same files from that path's folder.
+    public func trainedSpec(writtenTo path: String? = nil) throws(ModelError) -> String {
+        guard let spec else { throw .noSpec }
+        var trained = spec.withParameters(network.parameters, of: network.plan)
+        if let path { trained = trained.relocated(to: path, currentDirectory: currentDirectory()) }
+        return SpecWriter.yaml(trained)
     }
 }
 
-extension BPCError {
-    init(_ log: DiagnosticLog) {
-        messages = log.sorted().map(\.description)
+/// The languages `Model.emit` writes.
+public enum CodeLanguage: String, Sendable, CaseIterable {
+    case c, swift
+}
+
+/// One forward and backward pass: every unit's values by plan index, every dE/dw by parameter
+/// index, and lookup by parameter key.
+public struct BackwardPass: Sendable {
+    public var loss: Double
+    public var outputs: [Double]
+    /// a_j per unit (the sample's value for input units).
+    public var netInputs: [Double]
+    /// z_j = h(a_j) per unit.
+    public var activations: [Double]
+    /// delta_j = dE/da_j per unit (for inputs, dE/dx).
+    public var deltas: [Double]
+    /// dE/dw per parameter.
+    public var gradients: [Double]
+    public var parameterKeys: [String]
+
+    /// dE/dw for the parameter `key`, or nil when there is no such parameter.
+    public subscript(key: String) -> Double? {
+        parameterKeys.firstIndex(of: key).map { gradients[$0] }
     }
+}
+
+/// A finite-difference check of every parameter's gradient.
+public struct GradientCheck: Sendable {
+    public var samples: Int
+    public var rows: [GradientChecker.Row]
+    public var failures: [GradientChecker.Row] { rows.filter { !$0.ok } }
+    public var worstError: Double { rows.map(\.error).max() ?? 0 }
+}
+
+/// Where training is, after each epoch.
+public struct TrainingProgress: Sendable {
+    /// 0-based epoch just finished.
+    public var epoch: Int
+    public var epochs: Int
+    /// Mean training loss of that epoch.
+    public var loss: Double
+}
+
+public enum TrainingDecision: Sendable {
+    case `continue`, stop
+}
+
+/// What a training run did.
+public struct TrainingResult: Sendable {
+    public var report: TrainingReport
+    public var runtime: RuntimeUsed
+    /// Seconds in the training loop alone.
+    public var seconds: Double
+    /// Samples in the data set trained on.
+    public var samples: Int
+
+    public var samplesPerSecond: Double { seconds > 0 ? Double(report.epochsRun * samples) / seconds : 0 }
 }

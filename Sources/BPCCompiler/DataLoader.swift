@@ -35,6 +35,12 @@ public enum DataLoader {
         }
     }
 
+    /// Loads a CSV file named on its own (not from a spec), e.g. data given beside a plan file.
+    public static func load(csvFile path: String, plan: Plan, log: inout DiagnosticLog) -> Dataset? {
+        guard let text = readText(path, log: &log) else { return nil }
+        return CSVReader(path: path, plan: plan).read(text, log: &log)
+    }
+
     /// Checks a sample's lengths against the plan's input and output units.
     @discardableResult
     public static func checkWidths(
@@ -176,6 +182,6 @@ struct CSVReader {
 }
 
 /// "1 output", "3 outputs".
-func counted(_ count: Int, _ noun: String) -> String {
+public func counted(_ count: Int, _ noun: String) -> String {
     "\(count) \(noun)\(count == 1 ? "" : "s")"
 }

@@ -13,12 +13,69 @@ public struct ExpectationResult: Sendable {
     public var message: String
 }
 
-/// Runs a spec's `expect` entries: the one implementation behind `bpc test` and `swift test`.
+/// What a spec's `expect` entries run against: the spec, its compiled plan and its data.
+public struct ExpectationSubject: Sendable {
+    public var spec: ModelSpec
+    public var plan: Plan
+    public var training: Dataset?
+    public var test: Dataset?
+    public var settings: TrainingSettings
+
+    public init(spec: ModelSpec, plan: Plan, training: Dataset?, test: Dataset?, settings: TrainingSettings) {
+        self.spec = spec
+        self.plan = plan
+        self.training = training
+        self.test = test
+        self.settings = settings
+    }
+}
+
+/// Checks and runs a spec's `expect` entries: the one implementation behind `bpc test` and
+/// `swift test`.
 ///
 /// Entries at `init` run on the compiled initial parameters; entries `after: train` share one
 /// training run with the spec's `train` settings on its `data`.
 public enum ExpectationRunner {
-    public static func run(_ model: LoadedModel) -> [ExpectationResult] {
+    /// Every `expect` entry must be checkable: right lengths, known parameter keys, and
+    /// something to check. Runs at load time, so a broken entry is a spec error with its place.
+    public static func validate(_ spec: ModelSpec, against plan: Plan, log: inout DiagnosticLog) {
+        // Keys are built only when some entry names one: for a large plan they cost seconds.
+        let orderedKeys = spec.expectations.contains { !$0.gradients.isEmpty } ? plan.parameterKeys() : []
+        let keys = Set(orderedKeys)
+        let file = spec.path
+        for entry in spec.expectations {
+            if let input = entry.input {
+                DataLoader.checkWidths(input: input.value.count, target: nil, plan: plan, file: file, at: input.position, log: &log)
+            }
+            for vector in [entry.target, entry.outputs].compactMap({ $0 }) where vector.value.count != plan.outputUnits.count {
+                log.error("this list has \(counted(vector.value.count, "value")) but the network has \(counted(plan.outputUnits.count, "output"))", in: file, at: vector.position)
+            }
+            for (key, _) in entry.gradients where !keys.contains(key.value) {
+                log.error("unknown parameter '\(key.value)'\(suggestion(for: key.value, among: orderedKeys))", in: file, at: key.position)
+            }
+            let needsInput = entry.outputs != nil || entry.loss != nil || !entry.gradients.isEmpty || (entry.after == .train && entry.target != nil)
+            if needsInput && entry.input == nil {
+                log.error("this entry checks a sample but gives no 'in'", in: file, at: entry.position)
+            }
+            if (entry.loss != nil || !entry.gradients.isEmpty) && entry.target == nil {
+                log.error("a loss or gradient check needs the target 'out'", in: file, at: entry.position)
+            }
+            if entry.after == .initial && (entry.lossBelow != nil || entry.accuracyAtLeast != nil) {
+                log.error("'loss_below' and 'accuracy_at_least' judge training; add 'after: train'", in: file, at: entry.position)
+            }
+            if entry.after == .train && spec.data == nil {
+                log.error("'after: train' needs 'data' to train on", in: file, at: entry.position)
+            }
+            let checksSomething = entry.outputs != nil || entry.loss != nil || !entry.gradients.isEmpty
+                || entry.lossBelow != nil || entry.accuracyAtLeast != nil || (entry.after == .train && entry.target != nil)
+            if !checksSomething {
+                log.error("this entry checks nothing; give outputs, loss, gradients, loss_below or accuracy_at_least (or 'out' with after: train)", in: file, at: entry.position)
+            }
+        }
+    }
+
+    /// Runs every entry of a validated spec (`validate` found no error).
+    public static func run(_ model: ExpectationSubject) -> [ExpectationResult] {
         var initial: Network
         do {
             initial = try Network(plan: model.plan)
@@ -53,9 +110,9 @@ public enum ExpectationRunner {
         return results
     }
 
-    private static func train(_ initial: Network, _ model: LoadedModel) -> Result<Network, NonFiniteValue> {
+    private static func train(_ initial: Network, _ model: ExpectationSubject) -> Result<Network, NonFiniteValue> {
         var network = initial
-        var trainer = Trainer(settings: model.trainingSettings)
+        var trainer = Trainer(settings: model.settings)
         do {
             _ = try trainer.train(&network, on: model.training ?? Dataset(inputWidth: 0, targetWidth: 0))
             return .success(network)
@@ -65,7 +122,7 @@ public enum ExpectationRunner {
     }
 
     private static func check(
-        _ entry: Expectation, on network: inout Network, model: LoadedModel,
+        _ entry: Expectation, on network: inout Network, model: ExpectationSubject,
         failures: inout [String], checked: inout [String]
     ) {
         let tolerance = entry.tolerance

@@ -82,7 +82,8 @@ public enum ScalarValue: Equatable, Sendable {
         guard !utf8.isEmpty, utf8.count < 400 else { return nil }
         if utf8.count > 2, utf8[0] == UInt8(ascii: "0"), utf8[1] == UInt8(ascii: "x") || utf8[1] == UInt8(ascii: "o") {
             let radix = utf8[1] == UInt8(ascii: "x") ? 16 : 8
-            return UInt64(text.dropFirst(2), radix: radix).map(Double.init)
+            // A closure, not `.map(Double.init)`: that reference resolves to `Double(bitPattern:)`.
+            return UInt64(text.dropFirst(2), radix: radix).map { Double($0) }
         }
         var index = 0
         func digits() -> Int {

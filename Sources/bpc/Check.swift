@@ -1,9 +1,5 @@
 import ArgumentParser
-import BPCCompiler
-import BPCEmit
-import BPCExpect
-import BPCPlan
-import BPCRuntime
+import BPC
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,7 +11,7 @@ struct Check: ParsableCommand {
             """
     )
 
-    @Argument(help: "The spec (YAML).")
+    @Argument(help: "The spec (YAML) or plan (JSON).", completion: .specOrPlan)
     var spec: String
     @Option(help: "How many samples the gradient check averages over.")
     var samples = 8
@@ -31,19 +27,18 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
-        let model = try loadModel(spec, limits: limits.limits)
-        let warnings = model.compilation.reachabilityWarnings(file: spec)
+        let model = try loadModel(spec, limits: limits.limits, loadsData: true)
+        let warnings = model.warnings
         for warning in warnings { printError(warning.description) }
-        let data = checkSamples(model)
-        let network = try Network(plan: model.plan)
-        let rows = GradientChecker(tolerance: tolerance).check(network, on: data)
-        let failed = rows.filter { !$0.ok }
-        let worst = rows.map(\.error).max() ?? 0
+        let check = try reporting(spec) { () throws(ModelError) in try model.checkGradients(count: samples, tolerance: tolerance) }
+        let rows = check.rows
+        let failed = check.failures
+        let worst = check.worstError
         if json {
             print(JSONValue.object([
                 ("ok", .bool(failed.isEmpty)),
                 ("warnings", .array(warnings.map { .string($0.description) })),
-                ("samples", .integer(data.count)),
+                ("samples", .integer(check.samples)),
                 ("worst_error", .number(worst)),
                 ("gradients", .array(rows.map { row in
                     .object([("key", .string(row.key)), ("analytic", .number(row.analytic)),
@@ -58,34 +53,8 @@ struct Check: ParsableCommand {
                 lines.append([row.key, number(row.analytic), number(row.numeric), number(row.error)])
             }
             if !failed.isEmpty { print(table(lines)) }
-            print("gradient check on \(data.count) samples: \(rows.count - failed.count) of \(rows.count) parameters agree (worst error \(number(worst)), tolerance \(number(tolerance)))")
+            print("gradient check on \(check.samples) samples: \(rows.count - failed.count) of \(rows.count) parameters agree (worst error \(number(worst)), tolerance \(number(tolerance)))")
         }
         if !failed.isEmpty { throw ExitCode(1) }
-    }
-
-    private func checkSamples(_ model: LoadedModel) -> Dataset {
-        let plan = model.plan
-        var data = Dataset(inputWidth: plan.inputUnits.count, targetWidth: plan.outputUnits.count)
-        if let training = model.training, training.count > 0 {
-            for sample in 0..<min(samples, training.count) {
-                data.append(input: Array(training.input(sample)), target: Array(training.target(sample)))
-            }
-            return data
-        }
-        for entry in model.spec.expectations where data.count < samples {
-            if let input = entry.input?.value, let target = entry.target?.value { data.append(input: input, target: target) }
-        }
-        if data.count > 0 { return data }
-        var generator = SeededGenerator(seed: model.spec.initialization.seed)
-        for _ in 0..<samples {
-            let input = (0..<data.inputWidth).map { _ in generator.nextUniform(scale: 1) }
-            var target = (0..<data.targetWidth).map { _ in generator.nextUnit() }
-            if plan.loss == .softmaxCrossEntropy {
-                let hot = generator.nextIndex(below: data.targetWidth)
-                target = target.indices.map { $0 == hot ? 1 : 0 }
-            }
-            data.append(input: input, target: target)
-        }
-        return data
     }
 }

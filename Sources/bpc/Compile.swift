@@ -1,6 +1,5 @@
 import ArgumentParser
-import BPCEmit
-import BPCPlan
+import BPC
 import Foundation
 
 struct Compile: ParsableCommand {
@@ -9,7 +8,7 @@ struct Compile: ParsableCommand {
         discussion: "The plan format is documented in docs/plan-format.md. Nothing is written when the spec is rejected."
     )
 
-    @Argument(help: "The spec (YAML).")
+    @Argument(help: "The spec (YAML) or plan (JSON).", completion: .specOrPlan)
     var spec: String
     @Option(name: .shortAndLong, help: "Where to write the plan; standard output when omitted.")
     var output: String?
@@ -18,9 +17,10 @@ struct Compile: ParsableCommand {
     @OptionGroup var limits: LimitOptions
 
     func run() throws {
+        if let output { try checkWritable(output) }
         let clock = ContinuousClock()
         let start = clock.now
-        let model = try loadModel(spec, limits: limits.limits)
+        let model = try loadModel(spec, limits: limits.limits, loadsData: false)
         let compiled = clock.now
         if let output {
             try writeAtomically(to: output) { emit in PlanJSON.write(model.plan, to: emit) }

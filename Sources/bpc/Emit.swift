@@ -1,7 +1,5 @@
 import ArgumentParser
-import BPCEmit
-import BPCPlan
-import BPCSpec
+import BPC
 
 struct Emit: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,9 +10,9 @@ struct Emit: ParsableCommand {
 
 /// The options both emitters take.
 struct EmitArguments: ParsableArguments {
-    @Argument(help: "The spec (YAML) or plan (JSON).")
+    @Argument(help: "The spec (YAML) or plan (JSON).", completion: .specOrPlan)
     var spec: String
-    @Option(help: "Prefix of every generated name (default: the spec's name).")
+    @Option(help: "Prefix of every generated name (default: the network's name made a valid C and Swift identifier, e.g. 'in' -> 'in_net').")
     var prefix: String?
     @Option(name: .shortAndLong, help: "Where to write the code; standard output when omitted.")
     var output: String?
@@ -30,24 +28,19 @@ struct EmitArguments: ParsableArguments {
 
     func validate() throws {
         if straightLine && tables { throw ValidationError("--straight-line and --tables exclude each other") }
-        if let prefix, !UnitReference.isIdentifier(prefix) {
-            throw ValidationError("--prefix must be an identifier (letters, digits, _), not '\(prefix)'")
-        }
+        if let prefix, let problem = CodeEmitter.problem(withPrefix: prefix) { throw ValidationError("--prefix: \(problem)") }
     }
 
-    func generate(_ render: (Plan, EmitOptions) -> String) throws {
-        let model = try loadModel(spec, limits: limits.limits)
-        let name = prefix ?? model.plan.name
-        guard UnitReference.isIdentifier(name) else {
-            printError("\(spec): error: the network's name '\(name)' is not an identifier; give --prefix")
-            throw ExitCode(1)
-        }
-        var options = EmitOptions(prefix: name)
+    func generate(_ language: CodeLanguage) throws {
+        if let output { try checkWritable(output) }
+        let model = try loadModel(spec, limits: limits.limits, loadsData: false)
+        // The network's name may be anything (a keyword, "my net"); it becomes a valid identifier.
+        var options = EmitOptions(prefix: prefix ?? CodeEmitter.identifier(from: model.name))
         options.train = train
         options.singlePrecision = singlePrecision
         options.layout = straightLine ? .straightLine : tables ? .tables : nil
         options.source = spec.split(separator: "/").last.map(String.init) ?? spec
-        let text = render(model.plan, options)
+        let text = model.emit(language, options: options)
         if let output {
             try writeAtomically(text, to: output)
         } else {
@@ -64,7 +57,7 @@ struct EmitC: ParsableCommand {
     )
     @OptionGroup var arguments: EmitArguments
 
-    func run() throws { try arguments.generate(CodeEmitter.c) }
+    func run() throws { try arguments.generate(.c) }
 }
 
 struct EmitSwift: ParsableCommand {
@@ -74,5 +67,5 @@ struct EmitSwift: ParsableCommand {
     )
     @OptionGroup var arguments: EmitArguments
 
-    func run() throws { try arguments.generate(CodeEmitter.swift) }
+    func run() throws { try arguments.generate(.swift) }
 }

@@ -1,7 +1,5 @@
 import ArgumentParser
-import BPCCompiler
-import BPCEmit
-import BPCRuntime
+import BPC
 
 struct Grad: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +10,7 @@ struct Grad: ParsableCommand {
             """
     )
 
-    @Argument(help: "The spec (YAML).")
+    @Argument(help: "The spec (YAML) or plan (JSON).", completion: .specOrPlan)
     var spec: String
     @Option(parsing: .unconditional, help: "The sample's inputs, comma-separated, in input-unit order.")
     var input: String
@@ -25,7 +23,7 @@ struct Grad: ParsableCommand {
     func run() throws {
         let inputs = try parseNumbers(input, option: "--input")
         let targets = try parseNumbers(target, option: "--target")
-        let model = try loadModel(spec, limits: limits.limits)
+        let model = try loadModel(spec, limits: limits.limits, loadsData: false)
         let plan = model.plan
         guard inputs.count == plan.inputUnits.count else {
             throw ValidationError("--input has \(inputs.count) values but the network has \(plan.inputUnits.count) inputs")
@@ -33,21 +31,21 @@ struct Grad: ParsableCommand {
         guard targets.count == plan.outputUnits.count else {
             throw ValidationError("--target has \(targets.count) values but the network has \(plan.outputUnits.count) outputs")
         }
-        var network = try Network(plan: plan)
-        let loss = network.computeGradients(input: inputs, target: targets)
-        let keys = plan.parameterKeys()
+        let pass = try reporting(spec) { () throws(ModelError) in try model.gradients(input: inputs, target: targets) }
+        let loss = pass.loss
+        let keys = pass.parameterKeys
         if json {
             let document = JSONValue.object([
                 ("loss", .number(loss)),
-                ("outputs", .object(plan.outputUnits.map { (plan.unitNames[Int($0)], .number(network.activations[Int($0)])) })),
+                ("outputs", .object(plan.outputUnits.map { (plan.unitNames[Int($0)], .number(pass.activations[Int($0)])) })),
                 ("units", .object((0..<plan.unitCount).map { unit in
                     (plan.unitNames[unit], .object([
-                        ("a", .number(network.netInputs[unit])),
-                        ("z", .number(network.activations[unit])),
-                        ("delta", .number(network.deltas[unit])),
+                        ("a", .number(pass.netInputs[unit])),
+                        ("z", .number(pass.activations[unit])),
+                        ("delta", .number(pass.deltas[unit])),
                     ]))
                 })),
-                ("gradients", .object(keys.indices.map { (keys[$0], .number(network.gradients[$0])) })),
+                ("gradients", .object(keys.indices.map { (keys[$0], .number(pass.gradients[$0])) })),
             ])
             print(document.serialized())
             return
@@ -57,12 +55,12 @@ struct Grad: ParsableCommand {
         for unit in 0..<plan.unitCount {
             units.append([plan.unitNames[unit], plan.roles[unit].rawValue,
                           plan.roles[unit] == .input ? "" : plan.activations[unit].name,
-                          number(network.netInputs[unit]), number(network.activations[unit]), number(network.deltas[unit])])
+                          number(pass.netInputs[unit]), number(pass.activations[unit]), number(pass.deltas[unit])])
         }
         print(table(units) + "\n")
         var parameters = [["parameter", "value", "dE/dw"]]
         for (index, key) in keys.enumerated() {
-            parameters.append([key, number(network.parameters[index]), number(network.gradients[index])])
+            parameters.append([key, number(plan.parameters[index]), number(pass.gradients[index])])
         }
         print(table(parameters))
     }

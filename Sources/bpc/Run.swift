@@ -1,11 +1,5 @@
 import ArgumentParser
-import BPCCompiler
-import BPCEmit
-import BPCFastRuntime
-import BPCPlan
-import BPCRuntime
-import BPCSpec
-import CPUFeatures
+import BPC
 import Foundation
 
 /// Set by SIGINT; the training loop checks it after each epoch and stops cleanly.
@@ -17,14 +11,20 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compile a spec, train it as its 'train' section says, and show the loss and outputs against targets.",
         discussion: """
-            Progress is a live line on a terminal and a plain line every few epochs otherwise. \
-            Ctrl-C stops training after the current epoch, reports the network as it is, writes \
-            nothing with --save, and exits with status 130.
+            A plan file (JSON) trains too: give its samples with --data (and --test-data); it trains \
+            with the default settings and the overrides given. Every output destination is checked \
+            before training starts. Progress is a live line on a terminal and a plain line every few \
+            epochs otherwise. Ctrl-C stops training after the current epoch, reports the network as \
+            it is, writes nothing with --save, and exits with status 130.
             """
     )
 
-    @Argument(help: "The spec (YAML).")
+    @Argument(help: "The spec (YAML) or plan (JSON).", completion: .specOrPlan)
     var spec: String
+    @Option(help: "Train on this CSV file instead of the spec's data (header names input and output units).")
+    var data: String?
+    @Option(help: "Evaluate after training on this CSV file instead of the spec's data.test.")
+    var testData: String?
     @Option(help: "Override train.epochs.")
     var epochs: Int?
     @Option(help: "Override train.learning_rate with a constant rate.")
@@ -33,7 +33,7 @@ struct Run: ParsableCommand {
     var batchSize: Int?
     @Option(help: "Override init.seed (initial parameters and shuffle).")
     var seed: UInt64?
-    @Option(help: "Write the spec back with the trained parameters to this path (nothing is written if training fails or is interrupted).")
+    @Option(help: "Write the trained network to this path: a spec (YAML) with every weight filled in, or a plan when the path ends in .json (nothing is written if training fails or is interrupted).")
     var save: String?
     @Option(help: "Arithmetic of the training loop: f64 (binary64, the default) or f32 (binary32).")
     var precision: Precision = .f64
@@ -55,29 +55,29 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let overrides = TrainingOverrides(epochs: epochs, learningRate: learningRate, batchSize: batchSize, seed: seed)
-        let model = try loadModel(spec, limits: limits.limits, overrides: overrides)
-        guard let data = model.training, data.count > 0 else {
-            printError("\(spec): error: the spec has no 'data' to train on")
-            throw ExitCode(1)
-        }
-        var network = try Network(plan: model.plan)
-        let settings = model.trainingSettings
-        let useKernels = !reference && bpc_cpu_runs_fast_runtime() != 0
-        let trainer = FastTrainer(settings: settings, precision: precision, threads: threads)
-        let threadsUsed = useKernels ? trainer.threadCount(for: model.plan, samples: data.count) : 1
-        if useKernels {
-            let needed = trainer.memoryNeeded(for: model.plan, samples: data.count)
-            let available = ProcessInfo.processInfo.physicalMemory
-            if UInt64(needed) > available {
-                printError("\(spec): error: training batches of \(trainer.batchCapacity(samples: data.count)) samples needs \(needed) bytes of buffers; this machine has \(available); lower --batch-size")
+        if let save {
+            try checkWritable(save)
+            if !save.hasSuffix(".json") && ModelSource(path: spec).isPlan {
+                printError("\(save): error: a plan file has no spec to write back; save to a path ending in .json")
                 throw ExitCode(1)
             }
         }
-        if !useKernels && !reference {
-            printError("note: this CPU lacks AVX2/FMA; training with the reference runtime in binary64")
+        let overrides = TrainingOverrides(epochs: epochs, learningRate: learningRate, batchSize: batchSize, seed: seed)
+        var model = try loadModel(spec, limits: limits.limits, overrides: overrides, loadsData: true)
+        do {
+            if let data { model.trainingData = try model.loadDataset(csvFile: data) }
+            if let testData { model.testData = try model.loadDataset(csvFile: testData) }
+        } catch {
+            report(error)
+            throw ExitCode(1)
         }
-        let progress = Progress(total: settings.epochs, samples: data.count, enabled: !quiet && !json)
+        guard let data = model.trainingData, data.count > 0 else {
+            let hint = model.spec == nil ? "; give its samples with --data FILE.csv" : ""
+            printError("\(spec): error: there is no 'data' to train on\(hint)")
+            throw ExitCode(1)
+        }
+        let runtime: Runtime = reference ? .reference : .fast(precision: precision, threads: threads)
+        let progress = Progress(total: model.trainingSettings.epochs, samples: data.count, enabled: !quiet && !json)
         signal(SIGINT) { _ in interruptRequested = 1 }
         // A parent may have left SIGINT blocked (test runners do); Ctrl-C must reach the loop.
         var interrupt = sigset_t()
@@ -86,68 +86,58 @@ struct Run: ParsableCommand {
         sigprocmask(SIG_UNBLOCK, &interrupt, nil)
         let clock = ContinuousClock()
         let start = clock.now
-        let report: TrainingReport
+        let result: TrainingResult
         do {
-            let shouldContinue = { (epoch: Int, loss: Double) -> Bool in
-                if progress.enabled { progress.update(epoch: epoch, loss: loss, elapsed: clock.now - start) }
-                return interruptRequested == 0
-            }
-            if useKernels {
-                let trained = try trainer
-                    .train(plan: model.plan, parameters: network.parameters, on: data, shouldContinue: shouldContinue)
-                network.parameters = trained.parameters
-                report = trained.report
-            } else {
-                var trainer = Trainer(settings: settings)
-                report = try trainer.train(&network, on: data, shouldContinue: shouldContinue)
+            result = try model.train(runtime: runtime) { step in
+                if progress.enabled { progress.update(epoch: step.epoch, loss: step.loss, elapsed: clock.now - start) }
+                return interruptRequested == 0 ? .continue : .stop
             }
         } catch {
             progress.finish()
             printError("\(spec): error: \(error)")
             throw ExitCode(1)
         }
-        let seconds = (clock.now - start).seconds
         progress.finish()
+        let report = result.report
         if let save {
             if report.interrupted {
                 printError("\(save): not written: training was interrupted")
+            } else if save.hasSuffix(".json") {
+                let plan = model.plan
+                try writeAtomically(to: save) { emit in PlanJSON.write(plan, to: emit) }
             } else {
-                let trained = model.spec.withParameters(network.parameters, of: model.plan)
-                    .relocated(to: save, currentDirectory: FileManager.default.currentDirectoryPath)
-                try writeAtomically(SpecWriter.yaml(trained), to: save)
+                let yaml = try reporting(spec) { () throws(ModelError) in try model.trainedSpec(writtenTo: save) }
+                try writeAtomically(yaml, to: save)
             }
         }
-        let trainingEvaluation = network.evaluate(data)
-        let finalLoss = trainingEvaluation.meanLoss
-        let samplesPerSecond = seconds > 0 ? Double(report.epochsRun * data.count) / seconds : 0
-        let testEvaluation = model.test.map { network.evaluate($0) }
+        let trainingEvaluation = try reporting(spec) { () throws(ModelError) in try model.evaluate(data) }
+        let testEvaluation = try model.testData.map { test in try reporting(spec) { () throws(ModelError) in try model.evaluate(test) } }
         // An interrupted run still reports the network as it is, then exits 130 (128 + SIGINT),
         // as shells expect of a program stopped by Ctrl-C.
         let interruption = report.interrupted ? ExitCode(130) : nil
         if json {
-            printJSON(model: model, network: &network, data: data, report: report, training: trainingEvaluation,
-                      precision: useKernels ? precision : .f64, threads: threadsUsed, seconds: seconds, samplesPerSecond: samplesPerSecond, test: testEvaluation)
+            try printJSON(model: model, data: data, result: result, training: trainingEvaluation, test: testEvaluation)
             if let interruption { throw interruption }
             return
         }
-        if report.interrupted { print("interrupted after epoch \(report.epochsRun) of \(settings.epochs)") }
-        print("trained \(report.epochsRun) epochs (\(report.updates) updates, \(data.count) samples) in \(String(format: "%.3f", seconds)) s, \(String(format: "%.0f", samplesPerSecond)) samples/s")
-        print("final loss \(number(finalLoss)) (\(model.plan.loss.name), mean over the training data)\n")
-        print(predictionTable(model: model, network: &network, data: data))
+        if report.interrupted { print("interrupted after epoch \(report.epochsRun) of \(model.trainingSettings.epochs)") }
+        print("trained \(report.epochsRun) epochs (\(report.updates) updates, \(data.count) samples) in \(String(format: "%.3f", result.seconds)) s, \(String(format: "%.0f", result.samplesPerSecond)) samples/s, \(result.runtime) runtime")
+        print("final loss \(number(trainingEvaluation.meanLoss)) (\(model.plan.loss.name), mean over the training data)\n")
+        print(try predictionTable(model: model, data: data))
         if let testEvaluation {
             print("\ntest set: \(testEvaluation.count) samples, loss \(number(testEvaluation.meanLoss)), accuracy \(String(format: "%.4f", testEvaluation.accuracy))")
         }
         if let interruption { throw interruption }
     }
 
-    private func predictionTable(model: LoadedModel, network: inout Network, data: Dataset) -> String {
+    private func predictionTable(model: Model, data: Dataset) throws -> String {
         let plan = model.plan
         let shown = min(data.count, 20)
         let outputNames = plan.outputUnits.map { plan.unitNames[Int($0)] }
         var rows = [["in", "out (" + outputNames.joined(separator: ", ") + ")", "target"]]
         for sample in 0..<shown {
             let input = Array(data.input(sample))
-            let outputs = network.predict(input)
+            let outputs = try model.predict(input)
             rows.append([brief(input), brief(outputs), brief(Array(data.target(sample)))])
         }
         var text = table(rows)
@@ -160,29 +150,30 @@ struct Run: ParsableCommand {
         return values.count > 6 ? shown + " ..." : shown
     }
 
-    private func printJSON(
-        model: LoadedModel, network: inout Network, data: Dataset, report: TrainingReport, training: Evaluation, precision: Precision, threads: Int,
-        seconds: Double, samplesPerSecond: Double, test: Evaluation?
-    ) {
-        let keys = model.plan.parameterKeys()
+    private func printJSON(model: Model, data: Dataset, result: TrainingResult, training: Evaluation, test: Evaluation?) throws {
+        let keys = model.parameterKeys
+        let parameters = model.parameters
         var predictions: [JSONValue] = []
         for sample in 0..<data.count {
             let input = Array(data.input(sample))
-            let outputs = network.predict(input)
+            let outputs = try model.predict(input)
             predictions.append(.object([("in", .array(input.map(JSONValue.number))),
                                         ("out", .array(outputs.map(JSONValue.number))),
                                         ("target", .array(Array(data.target(sample)).map(JSONValue.number)))]))
         }
+        let report = result.report
         var fields: [(String, JSONValue)] = [
             ("epochs", .integer(report.epochsRun)),
             ("final_loss", .number(training.meanLoss)),
             ("accuracy", .number(training.accuracy)),
             ("loss_history", .array(report.lossHistory.map(JSONValue.number))),
-            ("train_seconds", .number(seconds)),
-            ("samples_per_second", .number(samplesPerSecond)),
-            ("precision", .string(precision.rawValue)),
-            ("threads", .integer(threads)),
-            ("parameters", .object(keys.indices.map { (keys[$0], .number(network.parameters[$0])) })),
+            ("train_seconds", .number(result.seconds)),
+            ("samples_per_second", .number(result.samplesPerSecond)),
+            ("runtime", .string(result.runtime.kind.rawValue)),
+            ("kernels", result.runtime.kernels.map(JSONValue.string) ?? .null),
+            ("precision", .string(result.runtime.precision.rawValue)),
+            ("threads", .integer(result.runtime.threads)),
+            ("parameters", .object(keys.indices.map { (keys[$0], .number(parameters[$0])) })),
             ("predictions", .array(predictions)),
         ]
         if let test {

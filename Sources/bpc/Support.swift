@@ -1,6 +1,5 @@
 import ArgumentParser
-import BPCCompiler
-import BPCSpec
+import BPC
 import Foundation
 
 /// The limits every command that reads a spec accepts.
@@ -34,23 +33,68 @@ struct LimitOptions: ParsableArguments {
     }
 }
 
+extension CompletionKind {
+    /// Shell completion for a SPEC argument: spec and plan files.
+    static var specOrPlan: CompletionKind { .file(extensions: ["yaml", "yml", "json"]) }
+}
+
 /// Writes text to standard error.
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// Prints the log's diagnostics (errors first, in source order) to standard error.
-func report(_ log: DiagnosticLog) {
-    for diagnostic in log.sorted() { printError(diagnostic.description) }
+/// Prints every problem of a failed load (in source order) to standard error.
+func report(_ failure: LoadFailure) {
+    for diagnostic in failure.diagnostics { printError(diagnostic.description) }
 }
 
-/// Parses, compiles and checks a spec, or reports every problem and exits with status 1.
-func loadModel(_ path: String, limits: Limits, overrides: TrainingOverrides = TrainingOverrides()) throws -> LoadedModel {
-    var log = DiagnosticLog()
-    let model = LoadedModel.load(path: path, limits: limits, overrides: overrides, log: &log)
-    report(log)
-    guard let model, !log.hasErrors else { throw ExitCode(1) }
-    return model
+/// Loads a spec or plan through the library's pipeline, or reports every problem on standard
+/// error and exits with status 1.
+func loadModel(_ path: String, limits: Limits, overrides: TrainingOverrides = TrainingOverrides(), loadsData: Bool) throws -> Model {
+    do {
+        return try Model(contentsOf: path, options: LoadOptions(limits: limits, overrides: overrides, loadsData: loadsData))
+    } catch {
+        report(error)
+        throw ExitCode(1)
+    }
+}
+
+/// Runs a library call that may refuse (wrong sizes, no data, divergence): its error is
+/// reported as `PATH: error: MESSAGE` with exit status 1.
+func reporting<T>(_ path: String, _ body: () throws(ModelError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        printError("\(path): error: \(error)")
+        throw ExitCode(1)
+    }
+}
+
+/// Checks before any work that `path` can be written: its folder exists and is writable, and
+/// it is not a folder itself. A run that would fail to save its result fails up front instead.
+func checkWritable(_ path: String) throws {
+    var status = stat()
+    let exists = stat(path, &status) == 0
+    let problem: String?
+    if exists && (status.st_mode & S_IFMT) == S_IFDIR {
+        problem = "it is a folder"
+    } else if exists {
+        problem = access(path, W_OK) == 0 ? nil : "it is not writable (\(String(cString: strerror(errno))))"
+    } else {
+        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        var folderStatus = stat()
+        if stat(folder, &folderStatus) != 0 {
+            problem = "the folder \(folder) does not exist"
+        } else if (folderStatus.st_mode & S_IFMT) != S_IFDIR {
+            problem = "\(folder) is not a folder"
+        } else {
+            problem = access(folder, W_OK) == 0 ? nil : "the folder \(folder) is not writable (\(String(cString: strerror(errno))))"
+        }
+    }
+    if let problem {
+        printError("\(path): error: cannot write the file: \(problem)")
+        throw ExitCode(1)
+    }
 }
 
 /// "0.5,-1,2" -> [0.5, -1, 2], or a usage error naming the option.

@@ -1,17 +1,18 @@
 import ArgumentParser
-import BPCCompiler
-import BPCEmit
-import BPCExpect
-import BPCSpec
+import BPC
 import Foundation
 
 struct Test: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the expect entries of specs: one line per entry, then 'N passed, M failed'.",
-        discussion: "PATH is a spec or a folder searched recursively for *.yaml and *.yml files (default: specs/)."
+        discussion: """
+            PATH is a spec or a folder searched recursively for *.yaml and *.yml files (default: specs/). \
+            A run that checks nothing (no spec found, or no expect entry in any of them; a plan file \
+            carries none) says so and exits with status 1.
+            """
     )
 
-    @Argument(help: "Specs or folders.")
+    @Argument(help: "Specs (or plans) and folders of them.", completion: .file(extensions: ["yaml", "yml", "json"]))
     var paths: [String] = []
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -21,14 +22,21 @@ struct Test: ParsableCommand {
         let files = try specFiles(paths.isEmpty ? ["specs"] : paths)
         var results: [ExpectationResult] = []
         var rejected: [(String, String)] = []
+        var unchecked: [String] = []
         for file in files {
-            var log = DiagnosticLog()
-            guard let model = LoadedModel.load(path: file, limits: limits.limits, log: &log) else {
-                if !json { report(log) }
-                rejected.append((file, log.sorted().first?.description ?? "rejected"))
+            let model: Model
+            do {
+                model = try Model(contentsOf: file, options: LoadOptions(limits: limits.limits))
+            } catch {
+                if !json { report(error) }
+                rejected.append((file, error.diagnostics.first?.description ?? "rejected"))
                 continue
             }
-            let specResults = ExpectationRunner.run(model)
+            let specResults = model.runExpectations()
+            if specResults.isEmpty {
+                unchecked.append(file)
+                if !json { print("SKIP \(file): \(model.spec == nil ? "a plan file has no expect entries" : "no expect entries")") }
+            }
             if !json {
                 for result in specResults {
                     print("\(result.ok ? "PASS" : "FAIL") \(result.spec):\(result.position.line) expect[\(result.index)]: \(result.message)")
@@ -38,6 +46,7 @@ struct Test: ParsableCommand {
         }
         let passed = results.filter(\.ok).count
         let failed = results.count - passed + rejected.count
+        let checkedNothing = results.isEmpty && rejected.isEmpty
         if json {
             var entries: [JSONValue] = results.map { result in
                 .object([("spec", .string(result.spec)), ("index", .integer(result.index)),
@@ -46,10 +55,20 @@ struct Test: ParsableCommand {
             entries += rejected.map { file, message in
                 .object([("spec", .string(file)), ("index", .null), ("ok", .bool(false)), ("message", .string(message))])
             }
-            print(JSONValue.object([("passed", .integer(passed)), ("failed", .integer(failed)), ("results", .array(entries))]).serialized())
+            print(JSONValue.object([
+                ("passed", .integer(passed)), ("failed", .integer(failed)),
+                ("unchecked", .array(unchecked.map(JSONValue.string))), ("results", .array(entries)),
+            ]).serialized())
         } else {
             for (file, _) in rejected { print("FAIL \(file): the spec was rejected") }
             print("\(passed) passed, \(failed) failed")
+        }
+        if checkedNothing {
+            let named = (paths.isEmpty ? ["specs"] : paths).joined(separator: ", ")
+            printError(files.isEmpty
+                ? "error: nothing was checked: no spec (*.yaml, *.yml) in \(named)"
+                : "error: nothing was checked: no expect entries in \(files.count == 1 ? files[0] : "\(files.count) files")")
+            throw ExitCode(1)
         }
         if failed > 0 { throw ExitCode(1) }
     }

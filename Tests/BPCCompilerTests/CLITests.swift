@@ -15,11 +15,7 @@ import Darwin
 
 
 /// What one run of `bpc` did.
-struct Run {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
+typealias Run = ProcessRun
 
 /// Locates the built `bpc`: `BPC_EXECUTABLE` if set, else next to the running test binary.
 func bpcExecutable() throws -> URL {
@@ -75,34 +71,11 @@ private func bpc(_ arguments: [String], in folder: URL = packageRoot) throws -> 
     try run(try bpcExecutable(), arguments, in: folder)
 }
 
-/// Runs an executable with `arguments` in `folder`, capturing both streams through files (so
-/// a large output cannot fill a pipe and block the child).
+/// Runs an executable with `arguments` in `folder`; a death by signal is a test failure.
 func run(_ executable: URL, _ arguments: [String], in folder: URL = packageRoot) throws -> Run {
-    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-cli-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: scratch) }
-    let outURL = scratch.appendingPathComponent("stdout")
-    let errURL = scratch.appendingPathComponent("stderr")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let out = try FileHandle(forWritingTo: outURL)
-    let err = try FileHandle(forWritingTo: errURL)
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.currentDirectoryURL = folder
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    try out.close()
-    try err.close()
-    #expect(process.terminationReason == .exit, "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) died from signal \(process.terminationStatus)")
-    return Run(
-        status: process.terminationStatus,
-        stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-        stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    let result = try runProcess(executable, arguments, in: folder)
+    #expect(result.exited, "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) died from signal \(result.status)")
+    return result
 }
 
 /// A fresh empty folder, removed by the caller.
@@ -373,5 +346,104 @@ struct RunCommandTests {
         let tooLarge = try bpc(["run", "wide.yaml", "--quiet"], in: folder)
         #expect(tooLarge.status == 1)
         #expect(tooLarge.stderr.contains("wide.yaml: error: training batches of 100000 samples needs"), "\(tooLarge.stderr)")
+    }
+
+    @Test("run --save into a folder that does not exist fails before training, so no run is lost")
+    func saveDestinationCheckedFirst() throws {
+        let result = try bpc(["run", "specs/xor.yaml", "--save", "/nonexistent/d/x.yaml"])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("/nonexistent/d/x.yaml: error: cannot write the file: the folder /nonexistent/d does not exist"), "\(result.stderr)")
+        #expect(!result.stdout.contains("trained"), "training ran before the destination was checked: \(result.stdout)")
+        #expect(!result.stderr.contains("epoch"), "\(result.stderr)")
+    }
+
+    @Test("a plan file trains with its data given by --data, and saves as a plan; without data it says how to give some")
+    func planFilesTrain() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let plan = folder.appendingPathComponent("xor.json").path
+        #expect(try bpc(["compile", "specs/xor.yaml", "-o", plan]).status == 0)
+        let csv = folder.appendingPathComponent("xor.csv")
+        try "x1,x2,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n".write(to: csv, atomically: true, encoding: .utf8)
+        let noData = try bpc(["run", plan])
+        #expect(noData.status == 1)
+        #expect(noData.stderr.contains("\(plan): error: there is no 'data' to train on; give its samples with --data"), "\(noData.stderr)")
+        let yamlSave = try bpc(["run", plan, "--data", csv.path, "--save", folder.appendingPathComponent("x.yaml").path])
+        #expect(yamlSave.status == 1)
+        #expect(yamlSave.stderr.contains("a plan file has no spec to write back"), "\(yamlSave.stderr)")
+        let trained = folder.appendingPathComponent("trained.json").path
+        let result = try bpc(["run", plan, "--data", csv.path, "--epochs", "4000", "--learning-rate", "0.5", "--save", trained, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(report["accuracy"] as? Double == 1, "\(result.stdout)")
+        let again = try bpc(["grad", trained, "--input", "1,0", "--target", "1", "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let pass = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+        let outputs = try #require(pass["outputs"] as? [String: Double])
+        #expect((outputs["y"] ?? 0) > 0.9, "the saved plan does not hold the trained parameters: \(again.stdout)")
+    }
+
+    @Test("bpc test on a plan file or an empty folder says nothing was checked and fails")
+    func testThatChecksNothingFails() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let empty = try bpc(["test", folder.path])
+        #expect(empty.status == 1)
+        #expect(empty.stderr.contains("nothing was checked: no spec (*.yaml, *.yml) in \(folder.path)"), "\(empty.stderr)")
+        let plan = folder.appendingPathComponent("xor.json").path
+        #expect(try bpc(["compile", "specs/xor.yaml", "-o", plan]).status == 0)
+        let planTest = try bpc(["test", plan])
+        #expect(planTest.status == 1)
+        #expect(planTest.stdout.contains("SKIP \(plan): a plan file has no expect entries"), "\(planTest.stdout)")
+        #expect(planTest.stderr.contains("nothing was checked"), "\(planTest.stderr)")
+    }
+
+    @Test("compile, emit and grad never read the spec's data files; run does")
+    func networkOnlyCommandsSkipData() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let spec = """
+            bpc: 1
+            units:
+              - {name: x, role: input}
+              - {name: y, role: output}
+            edges:
+              - {from: x, to: y, weight: 0.5}
+            loss: half_squared_error
+            data: {csv: missing.csv}
+            """
+        try spec.write(to: folder.appendingPathComponent("net.yaml"), atomically: true, encoding: .utf8)
+        for arguments in [["compile", "net.yaml"], ["emit", "c", "net.yaml"], ["grad", "net.yaml", "--input", "1", "--target", "0"]] {
+            let result = try bpc(arguments, in: folder)
+            #expect(result.status == 0, "bpc \(arguments.joined(separator: " ")): \(result.stderr)")
+        }
+        let run = try bpc(["run", "net.yaml"], in: folder)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("cannot read data file 'missing.csv'"), "\(run.stderr)")
+    }
+
+    @Test("emit turns any network name into a valid identifier, and refuses an explicit --prefix that is not one")
+    func emitNames() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let spec = """
+            bpc: 1
+            name: "in"
+            units:
+              - {name: x, role: input}
+              - {name: y, role: output}
+            edges:
+              - {from: x, to: y, weight: 0.5}
+            loss: half_squared_error
+            """
+        try spec.write(to: folder.appendingPathComponent("in.yaml"), atomically: true, encoding: .utf8)
+        let swift = try bpc(["emit", "swift", "in.yaml"], in: folder)
+        #expect(swift.status == 0, "\(swift.stderr)")
+        #expect(swift.stdout.contains("public enum in_net {"), "\(swift.stdout)")
+        let c = try bpc(["emit", "c", "in.yaml"], in: folder)
+        #expect(c.stdout.contains("in_net_forward("), "\(c.stdout)")
+        let refused = try bpc(["emit", "swift", "in.yaml", "--prefix", "in"], in: folder)
+        #expect(refused.status == 64)
+        #expect(refused.stderr.contains("--prefix: the prefix 'in' is a Swift keyword; try 'in_net'"), "\(refused.stderr)")
     }
 }

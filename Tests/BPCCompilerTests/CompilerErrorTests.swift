@@ -1,12 +1,10 @@
-import BPCCompiler
-import BPCPlan
-import BPCSpec
+import BPC
 import Foundation
 import BPCTestSupport
 import Testing
 
 // Compile-stage errors (names, edges, cycles, losses, weight and bias lists, limits) and the
-// data and `expect` validation that `LoadedModel.load` does, each checked for its message and
+// data and `expect` validation of the library's load pipeline (`Model.init`), each checked for its message and
 // its exact 1-based line and column.
 
 
@@ -30,21 +28,26 @@ private func compile(
 /// Parses `text` (named `path`), which must parse cleanly, and loads it: compile, data, expect.
 private func load(
     _ text: String, path: String = "test.yaml", sourceLocation: SourceLocation = #_sourceLocation
-) -> (model: LoadedModel?, diagnostics: [Diagnostic]) {
+) -> (model: Model?, diagnostics: [Diagnostic]) {
     var log = DiagnosticLog()
     guard let spec = SpecParser.parse(text: text, path: path, log: &log), !log.hasErrors else {
         Issue.record("the spec does not parse: \(log.sorted().map(\.description))", sourceLocation: sourceLocation)
         return (nil, log.sorted())
     }
-    let model = LoadedModel.load(spec: spec, log: &log)
-    return (model, log.sorted())
+    return loading(.spec(spec))
 }
 
-/// Loads a fixture spec from disk through `LoadedModel.load(path:)`.
-private func loadFixture(_ name: String) -> (model: LoadedModel?, diagnostics: [Diagnostic]) {
-    var log = DiagnosticLog()
-    let model = LoadedModel.load(path: fixture(name), log: &log)
-    return (model, log.sorted())
+/// Loads a fixture spec from disk through the whole pipeline.
+private func loadFixture(_ name: String) -> (model: Model?, diagnostics: [Diagnostic]) {
+    loading(.specFile(fixture(name)))
+}
+
+private func loading(_ source: ModelSource) -> (model: Model?, diagnostics: [Diagnostic]) {
+    do {
+        return (try Model(source), [])
+    } catch {
+        return (nil, error.diagnostics)
+    }
 }
 
 
@@ -450,7 +453,7 @@ struct DataErrorTests {
         let specPath = folder.appendingPathComponent("spec.yaml").path
         let result = load(Self.twoInputs + "data: {csv: data.csv}\n", path: specPath)
                     #expect(result.diagnostics.isEmpty, "\(result.diagnostics.map(\.description))")
-            #expect(result.model?.training?.count == 2)
+            #expect(result.model?.trainingData?.count == 2)
     }
 
     @Test("a CSV file that starts with a UTF-8 byte order mark (as spreadsheets write) loads")
@@ -461,7 +464,7 @@ struct DataErrorTests {
         try Data([0xEF, 0xBB, 0xBF] + Array("x[0],x[1],y\n0,1,1\n".utf8)).write(to: folder.appendingPathComponent("data.csv"))
         let result = load(Self.twoInputs + "data: {csv: data.csv}\n", path: folder.appendingPathComponent("spec.yaml").path)
                     #expect(result.diagnostics.isEmpty, "\(result.diagnostics.map(\.description))")
-            #expect(result.model?.training?.count == 1)
+            #expect(result.model?.trainingData?.count == 1)
     }
 
     @Test("blank lines at the end of a CSV file are not rows")

@@ -17,10 +17,34 @@ struct LibraryExampleTests {
         let result = try run(executable, ["specs/xor.yaml"])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.first?.hasPrefix("initial loss 0.95") == true, "\(result.stdout)")
-        #expect(lines.contains { $0.hasPrefix("trained 4000 epochs") }, "\(result.stdout)")
+        #expect(lines.first == "xor: 2 inputs, 1 outputs, 9 parameters", "\(result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("initial loss 0.50052005") }, "\(result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("trained 4000 epochs") && $0.hasSuffix("on the fast (binary64, 1 thread) runtime") }, "\(result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("loss ") && $0.contains("accuracy 1.0 on 4 samples") }, "\(result.stdout)")
         let outputs = lines.suffix(4).compactMap { line in line.split(separator: "[").last.flatMap { Double($0.dropLast()) } }
         #expect(outputs.count == 4, "\(result.stdout)")
         for (output, target) in zip(outputs, [0.0, 1, 1, 0]) { #expect(abs(output - target) < 0.1, "\(result.stdout)") }
     }
+
+    @Test("the library example runs on every spec in specs/, whatever its shape, without a trap", arguments: specNames())
+    func exampleRunsOnEverySpec(file: String) throws {
+        let executable = try builtProduct(named: "bpc-library-example", override: "BPC_LIBRARY_EXAMPLE")
+        let result = try run(executable, ["specs/" + file])
+        #expect(result.status == 0, "\(file): \(result.stderr)")
+        #expect(result.stdout.contains("initial loss"), "\(result.stdout)")
+    }
+
+    @Test("the library example reports a bad spec as diagnostics and exits 1")
+    func exampleReportsErrors() throws {
+        let executable = try builtProduct(named: "bpc-library-example", override: "BPC_LIBRARY_EXAMPLE")
+        let result = try run(executable, ["Tests/Fixtures/invalid/csv-header.yaml"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(": error: "), "\(result.stderr)")
+    }
+}
+
+/// The spec files in specs/.
+private func specNames() -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: packageRoot.appendingPathComponent("specs").path)) ?? []
+    return names.filter { $0.hasSuffix(".yaml") }.sorted()
 }

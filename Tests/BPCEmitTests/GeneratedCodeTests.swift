@@ -1,8 +1,4 @@
-import BPCCompiler
-import BPCEmit
-import BPCPlan
-import BPCRuntime
-import BPCSpec
+import BPC
 import Foundation
 import Testing
 
@@ -10,14 +6,10 @@ let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// Every spec in specs/, loaded.
-func loadedSpecs() throws -> [(file: String, model: LoadedModel)] {
+func loadedSpecs() throws -> [(file: String, model: Model)] {
     let folder = repositoryRoot.appendingPathComponent("specs")
     let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
-    return try files.map { file in
-        var log = DiagnosticLog()
-        let model = try #require(LoadedModel.load(path: folder.appendingPathComponent(file).path, log: &log), "\(log.sorted())")
-        return (file, model)
-    }
+    return try files.map { file in (file, try Model(contentsOf: folder.appendingPathComponent(file).path)) }
 }
 
 /// One generated program's job for one network: forward passes on random inputs, then SGD
@@ -215,8 +207,7 @@ struct GeneratedCodeTests {
 
     @Test("the emitted code for xor matches its golden files (BPC_UPDATE_GOLDEN=1 rewrites them)")
     func golden() throws {
-        var log = DiagnosticLog()
-        let model = try #require(LoadedModel.load(path: repositoryRoot.appendingPathComponent("specs/xor.yaml").path, log: &log))
+        let model = try Model(contentsOf: repositoryRoot.appendingPathComponent("specs/xor.yaml").path)
         var options = EmitOptions(prefix: "xor")
         options.train = true
         options.source = "xor.yaml"

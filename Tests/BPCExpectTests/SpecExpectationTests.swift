@@ -1,8 +1,4 @@
-import BPCCompiler
-import BPCExpect
-import BPCPlan
-import BPCRuntime
-import BPCSpec
+import BPC
 import Foundation
 import Testing
 
@@ -29,12 +25,15 @@ struct SpecExpectationTests {
 
     @Test("every expect entry of a spec passes, through the code bpc test runs", arguments: specFiles())
     func expectationsPass(file: String) {
-        var log = DiagnosticLog()
-        let model = LoadedModel.load(path: specsFolder.appendingPathComponent(file).path, log: &log)
-        #expect(!log.hasErrors, "\(log.sorted().map(\.description).joined(separator: "\n"))")
-        guard let model else { return }
-        #expect(!model.spec.expectations.isEmpty, "\(file) has no expect entries")
-        for result in ExpectationRunner.run(model) {
+        let model: Model
+        do {
+            model = try Model(contentsOf: specsFolder.appendingPathComponent(file).path)
+        } catch {
+            Issue.record("\(error)")
+            return
+        }
+        #expect(model.spec?.expectations.isEmpty == false, "\(file) has no expect entries")
+        for result in model.runExpectations() {
             #expect(result.ok, "\(file) expect[\(result.index)]: \(result.message)")
         }
     }
@@ -53,10 +52,7 @@ struct SpecExpectationTests {
               - {in: [3], out: [1], outputs: [6], loss: 12.5, gradients: {x->y: 15}, tolerance: 1e-12}
               - {in: [3], out: [1], gradients: {x->y: 15.000001}, tolerance: 1e-12}
             """
-        var log = DiagnosticLog()
-        let spec = try #require(SpecParser.parse(text: text, path: "inline.yaml", log: &log))
-        let model = try #require(LoadedModel.load(spec: spec, log: &log))
-        let results = ExpectationRunner.run(model)
+        let results = try Model(yaml: text, path: "inline.yaml").runExpectations()
         #expect(results.map(\.ok) == [true, false])
         #expect(results[1].message.contains("dE/d(x->y): expected 15.000001, got 15.0"))
     }
@@ -65,9 +61,9 @@ struct SpecExpectationTests {
     func trainedExpectations() throws {
         var log = DiagnosticLog()
         var spec = try #require(SpecParser.parse(path: specsFolder.appendingPathComponent("xor.yaml").path, log: &log))
-        #expect(ExpectationRunner.run(try #require(LoadedModel.load(spec: spec, log: &log))).allSatisfy(\.ok))
+        #expect(try Model(.spec(spec)).runExpectations().allSatisfy(\.ok))
         spec.train.epochs = 1
-        let results = ExpectationRunner.run(try #require(LoadedModel.load(spec: spec, log: &log)))
+        let results = try Model(.spec(spec)).runExpectations()
         #expect(results.contains { !$0.ok })
     }
 }
@@ -80,10 +76,7 @@ struct ReadmeExampleTests {
         let start = try #require(readme.range(of: "```yaml\nbpc: 1"))
         let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
         let text = String(readme[readme.index(start.lowerBound, offsetBy: 8)..<end.lowerBound])
-        var log = DiagnosticLog()
-        let spec = try #require(SpecParser.parse(text: text, path: "README.md", log: &log))
-        let model = try #require(LoadedModel.load(spec: spec, log: &log), "\(log.sorted())")
-        let results = ExpectationRunner.run(model)
+        let results = try Model(yaml: text, path: "README.md").runExpectations()
         #expect(results.count == 3)
         for result in results { #expect(result.ok, "\(result.message)") }
     }
@@ -93,14 +86,13 @@ struct ReadmeExampleTests {
 struct PlanRoundTripTests {
     @Test("compiling a spec to a plan file and loading it gives identical outputs and gradients", arguments: specFiles())
     func roundTrip(file: String) throws {
-        var log = DiagnosticLog()
-        let model = try #require(LoadedModel.load(path: specsFolder.appendingPathComponent(file).path, log: &log))
+        let model = try Model(contentsOf: specsFolder.appendingPathComponent(file).path)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-plan-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let planFile = folder.appendingPathComponent("plan.json")
         try PlanJSON.encode(model.plan).write(to: planFile, atomically: true, encoding: .utf8)
-        let reloaded = try #require(LoadedModel.load(path: planFile.path, log: &log), "\(log.sorted())")
+        let reloaded = try Model(contentsOf: planFile.path)
         #expect(reloaded.plan == model.plan)
         var original = try Network(plan: model.plan)
         var fromFile = try Network(plan: reloaded.plan)

@@ -401,7 +401,7 @@ struct LimitErrorTests {
 struct DiagnosticLogTests {
     @Test("sorted() gives each file's errors in source order, files in the order they first appear")
     func sortedAcrossFiles() {
-        // What LoadedModel logs for a spec whose `expect` (line 9) comes before `data` (line 12)
+        // What the load pipeline (Model.init) logs for a spec whose `expect` (line 9) comes before `data` (line 12)
         // and whose test CSV has a bad row: spec 12:7, CSV 2:1, then spec 9:5 and 9:10.
         var log = DiagnosticLog()
         log.error("sample", in: "spec.yaml", at: SourcePosition(line: 12, column: 7))

@@ -20,7 +20,6 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "BPC", package: "bpc"),
-                .product(name: "BPCFastRuntime", package: "bpc"),
             ],
             path: "Benchmarks/TrainingAllocations",
             plugins: [

@@ -10,7 +10,6 @@
 // `run` beside Package.swift computes that column.
 
 import BPC
-import BPCFastRuntime
 import Benchmark
 
 /// benchmarks/malloc, found from this file's path at compile time so that the benchmark reads
@@ -49,7 +48,7 @@ func prepare(spec: String, batchSize: Int, epochs: Int) throws -> Prepared {
     var settings = model.trainingSettings
     settings.epochs = epochs
     settings.batchSize = batchSize
-    return Prepared(plan: model.plan, parameters: model.network.parameters,
+    return Prepared(plan: model.plan, parameters: model.parameters,
                     data: data, settings: settings)
 }
 

@@ -1,0 +1,154 @@
+/// Where a network comes from. A spec carries the network, its data, training settings and
+/// checks; a plan file (written by `bpc compile`) carries the network alone, so its data and
+/// settings are given separately.
+public enum ModelSource: Sendable {
+    /// A YAML spec file.
+    case specFile(String)
+    /// YAML spec text held in memory; `path` names it in diagnostics and anchors data paths.
+    case specText(String, path: String)
+    /// A spec already parsed (or built in code).
+    case spec(ModelSpec)
+    /// A plan file (JSON); it is verified before use.
+    case planFile(String)
+    /// A plan already in memory; it is verified before use.
+    case plan(Plan)
+
+    /// The kind of file by its name: `*.json` is a plan, anything else a spec.
+    public init(path: String) {
+        self = path.hasSuffix(".json") ? .planFile(path) : .specFile(path)
+    }
+
+    /// True for a plan (file or value): the network alone, without data, settings or checks.
+    public var isPlan: Bool {
+        switch self {
+        case .planFile, .plan: return true
+        case .specFile, .specText, .spec: return false
+        }
+    }
+
+    /// The path diagnostics name.
+    public var path: String {
+        switch self {
+        case .specFile(let path), .planFile(let path), .specText(_, let path): return path
+        case .spec(let spec): return spec.path
+        case .plan(let plan): return plan.name
+        }
+    }
+}
+
+/// How much of a source to load, and what to change on the way.
+public struct LoadOptions: Sendable {
+    public var limits: Limits
+    /// Replace the spec's training settings (and `init.seed`) before compiling.
+    public var overrides: TrainingOverrides
+    /// Read the spec's `data` (CSV files included). Commands that only need the network (compile,
+    /// emit, grad) turn this off and never touch the data files.
+    public var loadsData: Bool
+
+    public init(limits: Limits = Limits(), overrides: TrainingOverrides = TrainingOverrides(), loadsData: Bool = true) {
+        self.limits = limits
+        self.overrides = overrides
+        self.loadsData = loadsData
+    }
+}
+
+/// `--epochs`, `--learning-rate`, `--batch-size`, `--seed`: each replaces the spec's value
+/// before compiling (a new seed draws new initial parameters and a new shuffle). For a plan,
+/// whose parameters are fixed, they replace the default training settings.
+public struct TrainingOverrides: Sendable, Equatable {
+    public var epochs: Int?
+    public var learningRate: Double?
+    public var batchSize: Int?
+    public var seed: UInt64?
+
+    public init(epochs: Int? = nil, learningRate: Double? = nil, batchSize: Int? = nil, seed: UInt64? = nil) {
+        self.epochs = epochs
+        self.learningRate = learningRate
+        self.batchSize = batchSize
+        self.seed = seed
+    }
+
+    public func apply(to spec: inout ModelSpec) {
+        if let epochs { spec.train.epochs = epochs }
+        if let learningRate { spec.train.learningRate = .constant(learningRate) }
+        if let batchSize { spec.train.batchSize = batchSize }
+        if let seed { spec.initialization.seed = seed }
+    }
+}
+
+/// The stages between a source and a trainable `Model`, each a function from one plain value
+/// to the next with its problems collected in a `DiagnosticLog` beside it:
+///
+///     spec file --readSpec--> ModelSpec --compile--> Compilation (Plan) --+--> Model
+///                                 |                                        |
+///                                 +--validateExpectations, loadData--------+
+///     plan file --readPlan--> Plan -------------------------------------->+
+///
+/// `Model.init(_:options:)` runs them; each is public so a tool can stop after any stage.
+/// A stage runs only on what the previous one accepted, so errors do not cascade, and every
+/// problem of a stage is reported at once.
+public enum Pipeline {
+    /// Parses a spec; nil when nothing useful could be read (the problems are in `log`).
+    public static func readSpec(_ source: ModelSource, limits: Limits, log: inout DiagnosticLog) -> ModelSpec? {
+        switch source {
+        case .specFile(let path): return SpecParser.parse(path: path, limits: limits, log: &log)
+        case .specText(let text, let path): return SpecParser.parse(text: text, path: path, limits: limits, log: &log)
+        case .spec(let spec): return spec
+        case .planFile, .plan: return nil
+        }
+    }
+
+    /// Lowers a spec to a plan (names resolved, groups expanded, ordered, indexed, initialised).
+    public static func compile(_ spec: ModelSpec, limits: Limits, log: inout DiagnosticLog) -> Compilation? {
+        Compiler.compile(spec, limits: limits, log: &log)
+    }
+
+    /// Reads and verifies a plan file; a damaged or hostile file is a diagnostic, never a trap.
+    public static func readPlan(path: String, limits: Limits, log: inout DiagnosticLog) -> Plan? {
+        guard let bytes = readRegularFile(path, maxSize: limits.maxFileSize, log: &log) else { return nil }
+        do {
+            let plan = try PlanJSON.decode(bytes)
+            try plan.verify()
+            return plan
+        } catch let error as PlanFileError {
+            let position = error.line > 0 ? SourcePosition(line: error.line, column: error.column) : nil
+            log.error("invalid plan file: \(error.message)", in: path, at: position ?? .startOfFile)
+        } catch {
+            log.error("invalid plan file: \(error)", in: path, at: .startOfFile)
+        }
+        return nil
+    }
+
+    /// Checks that every `expect` entry fits the plan (sizes, parameter keys, something to check).
+    public static func validateExpectations(of spec: ModelSpec, against plan: Plan, log: inout DiagnosticLog) {
+        ExpectationRunner.validate(spec, against: plan, log: &log)
+    }
+
+    /// The spec's training and test samples, shaped for the plan.
+    public static func loadData(of spec: ModelSpec, plan: Plan, log: inout DiagnosticLog) -> (training: Dataset?, test: Dataset?) {
+        guard let data = spec.data else { return (nil, nil) }
+        let training = DataLoader.load(data.training, specPath: spec.path, plan: plan, log: &log)
+        let test = data.test.flatMap { DataLoader.load($0, specPath: spec.path, plan: plan, log: &log) }
+        return (training, test)
+    }
+
+    /// Samples from a CSV file given on its own (header naming input and output units).
+    public static func loadData(csvFile path: String, plan: Plan, log: inout DiagnosticLog) -> Dataset? {
+        DataLoader.load(csvFile: path, plan: plan, log: &log)
+    }
+
+    /// The `train` section as the runtimes take it; the shuffle is seeded by `init`'s seed.
+    public static func trainingSettings(of spec: ModelSpec) -> TrainingSettings {
+        let train = spec.train
+        return TrainingSettings(
+            epochs: train.epochs, batchSize: train.batchSize, learningRate: train.learningRate,
+            shuffle: train.shuffle, optimizer: train.optimizer, seed: spec.initialization.seed)
+    }
+
+    /// The format's default training settings with `overrides` applied: what a plan trains with.
+    public static func trainingSettings(overriddenBy overrides: TrainingOverrides) -> TrainingSettings {
+        var spec = ModelSpec(path: "")
+        overrides.apply(to: &spec)
+        return trainingSettings(of: spec)
+    }
+}

@@ -1,0 +1,152 @@
+import BPC
+import BPCTestSupport
+import Foundation
+import Testing
+
+// The library's `Model` as a Swift program uses it: typed errors instead of traps, reading that
+// never changes the model, parameters that move between runtimes, plans with separate data.
+
+private let xorPath = packageRoot.appendingPathComponent("specs/xor.yaml").path
+
+@Suite("the library's Model")
+struct ModelTests {
+    @Test("wrong sizes and unknown keys are typed errors that say what is wrong, not traps")
+    func misuseThrows() throws {
+        var model = try Model(contentsOf: xorPath)
+        #expect(throws: ModelError.wrongInputCount(expected: 2, given: 3)) { try model.predict([0, 1, 2]) }
+        #expect(throws: ModelError.wrongTargetCount(expected: 1, given: 2)) { try model.gradients(input: [0, 1], target: [1, 0]) }
+        #expect(throws: ModelError.wrongParameterCount(expected: 9, given: 1)) { try model.setParameters([0]) }
+        #expect(throws: ModelError.unknownParameter(key: "h1->yy", closest: "h1->y")) { try model.parameter("h1->yy") }
+        #expect(throws: ModelError.nonFiniteParameter(key: "h1->y")) { try model.setParameter("h1->y", to: .nan) }
+        let wide = Dataset(inputWidth: 3, targetWidth: 1, inputs: [0, 0, 0], targets: [0])
+        #expect(throws: ModelError.wrongInputCount(expected: 2, given: 3)) { try model.train(on: wide) }
+        #expect(throws: ModelError.noData) { try model.train(on: Dataset(inputWidth: 2, targetWidth: 1)) }
+        #expect(ModelError.unknownParameter(key: "h1->yy", closest: "h1->y").description == "unknown parameter 'h1->yy'; did you mean 'h1->y'?")
+    }
+
+    @Test("a rejected spec throws every problem as a Diagnostic with file, line and column")
+    func loadFailuresAreDiagnostics() throws {
+        let text = """
+            bpc: 1
+            units:
+              - {name: x, role: input}
+              - {name: y, role: output, activation: sigmod}
+            edges:
+              - {from: x, to: z}
+            loss: half_squared_error
+            """
+        do {
+            _ = try Model(yaml: text, path: "bad.yaml")
+            Issue.record("the spec was accepted")
+        } catch {
+            let places = error.diagnostics.map { "\($0.file):\($0.position?.description ?? "-")" }
+            #expect(places == ["bad.yaml:4:41"], "\(error.diagnostics)")
+            #expect(error.diagnostics.first?.message.contains("did you mean 'sigmoid'") == true)
+        }
+    }
+
+    @Test("predicting, evaluating and reading gradients leave the model as it was")
+    func readingDoesNotChangeTheModel() throws {
+        let model = try Model(contentsOf: xorPath)
+        let before = model.parameters
+        let first = try model.gradients(input: [1, 0], target: [1])
+        _ = try model.predict([0, 1])
+        _ = try model.evaluate()
+        let second = try model.gradients(input: [1, 0], target: [1])
+        #expect(model.parameters == before)
+        #expect(first.gradients == second.gradients)
+        #expect(first["h1->y"] == first.gradients[try #require(model.parameterKeys.firstIndex(of: "h1->y"))])
+    }
+
+    @Test("the default runtime is the fast one, and its trained parameters match the reference runtime's")
+    func parametersMoveBetweenRuntimes() throws {
+        var fast = try Model(contentsOf: xorPath)
+        var reference = fast
+        let fastResult = try fast.train(settings: nil)
+        let referenceResult = try reference.train(runtime: .reference)
+        #expect(fastResult.runtime.kind == .fast)
+        #expect(fastResult.runtime.kernels == FastTrainer.instructionSet)
+        #expect(referenceResult.runtime.kind == .reference)
+        for (a, b) in zip(fast.parameters, reference.parameters) { #expect(abs(a - b) <= 1e-9 * max(1, abs(b))) }
+        // Parameters trained by one runtime, put into a fresh model, give its exact outputs.
+        var copy = try Model(contentsOf: xorPath)
+        try copy.setParameters(fast.parameters)
+        #expect(try copy.predict([1, 0]) == fast.predict([1, 0]))
+        #expect(try copy.evaluate().accuracy == 1)
+        // And the plan the model hands to emitters and plan files carries them.
+        #expect(copy.plan.parameters == fast.parameters)
+    }
+
+    @Test("progress is reported after every epoch and can stop training early")
+    func progressCanStop() throws {
+        var model = try Model(contentsOf: xorPath)
+        var seen: [Int] = []
+        let result = try model.train { step in
+            seen.append(step.epoch)
+            return step.epoch == 9 ? .stop : .continue
+        }
+        #expect(seen == Array(0...9))
+        #expect(result.report.interrupted)
+        #expect(result.report.epochsRun == 10)
+    }
+
+    @Test("a plan trains on data given separately, with default settings and overrides")
+    func planWithSeparateData() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-model-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let spec = try Model(contentsOf: xorPath)
+        let planFile = folder.appendingPathComponent("xor.json")
+        try PlanJSON.encode(spec.plan).write(to: planFile, atomically: true, encoding: .utf8)
+        let csv = folder.appendingPathComponent("xor.csv")
+        try "x1,x2,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n".write(to: csv, atomically: true, encoding: .utf8)
+
+        let overrides = TrainingOverrides(epochs: 4000, learningRate: 0.5)
+        var model = try Model(contentsOf: planFile.path, options: LoadOptions(overrides: overrides))
+        #expect(model.spec == nil)
+        #expect(model.trainingData == nil)
+        #expect(throws: ModelError.noData) { try model.train() }
+        #expect(throws: ModelError.noSpec) { try model.trainedSpec() }
+        model.trainingData = try model.loadDataset(csvFile: csv.path)
+        try model.train()
+        #expect(try model.evaluate().accuracy == 1)
+    }
+
+    @Test("with loadsData off, a spec whose data file is missing still loads")
+    func networkOnlyLoadSkipsData() throws {
+        let text = """
+            bpc: 1
+            units:
+              - {name: x, role: input}
+              - {name: y, role: output}
+            edges:
+              - {from: x, to: y}
+            loss: half_squared_error
+            data: {csv: /nonexistent/data.csv}
+            """
+        let model = try Model(yaml: text, options: LoadOptions(loadsData: false))
+        #expect(model.trainingData == nil)
+        #expect(throws: LoadFailure.self) { try Model(yaml: text) }
+    }
+}
+
+@Suite("numbers in specs")
+struct SpecNumberTests {
+    @Test("hexadecimal and octal integers read as their values, not as bit patterns")
+    func hexAndOctal() throws {
+        let text = """
+            bpc: 1
+            units:
+              - {name: x, role: input}
+              - {name: y, role: output, bias: 0o20}
+            edges:
+              - {from: x, to: y, weight: 0x10}
+            loss: half_squared_error
+            init: {seed: 0x10}
+            """
+        let model = try Model(yaml: text)
+        #expect(try model.parameter("x->y") == 16)
+        #expect(try model.parameter("y.bias") == 16)
+        #expect(model.spec?.initialization.seed == 16)
+    }
+}
