@@ -46,9 +46,9 @@ public struct Model: Sendable {
         switch source {
         case .planFile(let path):
             guard let plan = Pipeline.readPlan(path: path, limits: options.limits, log: &log) else { throw LoadFailure(log) }
-            try self.init(plan: plan, file: path, settings: Pipeline.trainingSettings(overriddenBy: options.overrides))
+            try self.init(plan: plan, path: path, settings: Pipeline.trainingSettings(overriddenBy: options.overrides))
         case .plan(let plan):
-            try self.init(plan: plan, file: plan.name, settings: Pipeline.trainingSettings(overriddenBy: options.overrides))
+            try self.init(plan: plan, path: plan.name, settings: Pipeline.trainingSettings(overriddenBy: options.overrides))
         case .specFile, .specText, .spec:
             guard var spec = Pipeline.readSpec(source, limits: options.limits, log: &log), !log.hasErrors else {
                 throw LoadFailure(log)
@@ -61,26 +61,27 @@ public struct Model: Sendable {
             let data: (training: Dataset?, test: Dataset?) =
                 options.loadsData ? Pipeline.loadData(of: spec, plan: compilation.plan, log: &log) : (nil, nil)
             guard !log.hasErrors else { throw LoadFailure(log) }
-            try self.init(spec: spec, compilation: compilation, settings: Pipeline.trainingSettings(of: spec))
+            try self.init(spec: spec, compilation: compilation, settings: Pipeline.trainingSettings(of: spec), path: spec.path)
             trainingData = data.training
             testData = data.test
         }
     }
 
-    private init(plan: Plan, file: String, settings: TrainingSettings) throws(LoadFailure) {
+    private init(plan: Plan, path: String, settings: TrainingSettings) throws(LoadFailure) {
         let positions = Array(repeating: SourcePosition.startOfFile, count: plan.unitCount)
-        try self.init(spec: nil, compilation: Compilation(plan: plan, unitPositions: positions), settings: settings, file: file)
+        try self.init(spec: nil, compilation: Compilation(plan: plan, unitPositions: positions), settings: settings, path: path)
     }
 
-    /// Every source ends here: the plan is verified (a plan from a file may be hostile; the
-    /// compiler's are valid, and a violation would be a compiler bug reported, not a trap).
-    private init(spec: ModelSpec?, compilation: Compilation, settings: TrainingSettings, file: String? = nil) throws(LoadFailure) {
+    /// Every source ends here: the plan is verified, once (a plan from a file may be hostile;
+    /// the compiler's are valid, and a violation would be a compiler bug reported, not a trap).
+    private init(spec: ModelSpec?, compilation: Compilation, settings: TrainingSettings, path: String) throws(LoadFailure) {
         do {
             network = try Network(plan: compilation.plan)
         } catch {
             let what = spec == nil ? "invalid plan" : "the compiled plan is invalid"
-            throw LoadFailure(diagnostics: [Diagnostic(file: file ?? spec?.path ?? "", position: .startOfFile, message: "\(what): \(error)")])
+            throw LoadFailure(diagnostics: [Diagnostic(file: path, position: .startOfFile, message: "\(what): \(error)")])
         }
+        self.path = path
         self.spec = spec
         self.compilation = compilation
         trainingSettings = settings
@@ -95,8 +96,8 @@ public struct Model: Sendable {
         return plan
     }
 
-    /// The file diagnostics and messages name.
-    public var path: String { spec?.path ?? compilation.plan.name }
+    /// The file diagnostics and messages name (a plan value's name when there is no file).
+    public let path: String
     public var name: String { network.plan.name }
     public var inputNames: [String] { network.plan.inputUnits.map { network.plan.unitNames[Int($0)] } }
     public var outputNames: [String] { network.plan.outputUnits.map { network.plan.unitNames[Int($0)] } }

@@ -103,20 +103,17 @@ public enum Pipeline {
         Compiler.compile(spec, limits: limits, log: &log)
     }
 
-    /// Reads and verifies a plan file; a damaged or hostile file is a diagnostic, never a trap.
+    /// Reads a plan file; damaged JSON or a broken invariant (`PlanJSON.decode` runs
+    /// `Plan.verify()`) is a diagnostic with its line and column, never a trap.
     public static func readPlan(path: String, limits: Limits, log: inout DiagnosticLog) -> Plan? {
         guard let bytes = readRegularFile(path, maxSize: limits.maxFileSize, log: &log) else { return nil }
         do {
-            let plan = try PlanJSON.decode(bytes)
-            try plan.verify()
-            return plan
-        } catch let error as PlanFileError {
+            return try PlanJSON.decode(bytes)
+        } catch {
             let position = error.line > 0 ? SourcePosition(line: error.line, column: error.column) : nil
             log.error("invalid plan file: \(error.message)", in: path, at: position ?? .startOfFile)
-        } catch {
-            log.error("invalid plan file: \(error)", in: path, at: .startOfFile)
+            return nil
         }
-        return nil
     }
 
     /// Checks that every `expect` entry fits the plan (sizes, parameter keys, something to check).

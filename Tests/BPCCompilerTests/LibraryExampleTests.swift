@@ -11,6 +11,18 @@ struct LibraryExampleTests {
         #expect(readme.contains("```swift\n" + example + "```"), "README.md must show Examples/LibraryExample/main.swift in a ```swift block")
     }
 
+    @Test("the README builds in release first and points only at files inside the repository")
+    func readmeIsSelfContained() throws {
+        let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let firstBlock = try #require(readme.components(separatedBy: "```sh\n").dropFirst().first?.components(separatedBy: "```").first)
+        #expect(firstBlock.hasPrefix("swift run -c release bpc run specs/xor.yaml"), "\(firstBlock)")
+        #expect(!readme.contains("../shared"), "README.md names a file outside the repository")
+        for document in ["docs/spec-format.md", "docs/plan-format.md", "LICENSE", "benchmarks/RESULTS.md"] {
+            #expect(readme.contains(document), "README.md does not point at \(document)")
+            #expect(FileManager.default.fileExists(atPath: packageRoot.appendingPathComponent(document).path), "\(document) is missing")
+        }
+    }
+
     @Test("the library example builds and trains XOR to the right outputs")
     func exampleRuns() throws {
         let executable = try builtProduct(named: "bpc-library-example", override: "BPC_LIBRARY_EXAMPLE")

@@ -112,6 +112,26 @@ struct ModelTests {
         #expect(try model.evaluate().accuracy == 1)
     }
 
+    @Test("a plan file that breaks an invariant is a diagnostic naming the file and the invariant")
+    func hostilePlanFile() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-model-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let json = PlanJSON.encode(try Model(contentsOf: xorPath).plan)
+        let broken = json.replacingOccurrences(of: "\"inputs\": [0, 1]", with: "\"inputs\": [0, 0]")
+        #expect(broken != json)
+        let file = folder.appendingPathComponent("broken.json")
+        try broken.write(to: file, atomically: true, encoding: .utf8)
+        do {
+            _ = try Model(contentsOf: file.path)
+            Issue.record("the broken plan was accepted")
+        } catch {
+            #expect(error.diagnostics.count == 1)
+            #expect(error.diagnostics.first?.file == file.path)
+            #expect(error.diagnostics.first?.message == "invalid plan file: the plan breaks an invariant: inputs names unit x1 twice", "\(error)")
+        }
+    }
+
     @Test("with loadsData off, a spec whose data file is missing still loads")
     func networkOnlyLoadSkipsData() throws {
         let text = """
