@@ -30,6 +30,10 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case diverged(NonFiniteValue)
     /// The fast runtime's buffers for this batch size would not fit in memory.
     case insufficientMemory(batchSize: Int, needed: Int, available: Int)
+    /// A data set whose inputs and targets do not hold the same number of whole samples.
+    case inconsistentData(inputs: Int, targets: Int)
+    /// A training setting or argument outside its range (named, with the rule it breaks).
+    case invalidSetting(String)
 
     public var description: String {
         switch self {
@@ -49,6 +53,10 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the network was loaded from a plan file, which has no spec to write back; save it as a plan (.json)"
         case .diverged(let failure):
             return failure.description
+        case .inconsistentData(let inputs, let targets):
+            return "the data set's \(inputs) input values and \(targets) target values do not make the same number of whole samples"
+        case .invalidSetting(let problem):
+            return problem
         case .insufficientMemory(let batchSize, let needed, let available):
             return "training batches of \(batchSize) samples needs \(needed) bytes of buffers; this machine has \(available); lower the batch size"
         }

@@ -178,9 +178,45 @@ public struct Model: Sendable {
         guard target.count == network.outputCount else { throw .wrongTargetCount(expected: network.outputCount, given: target.count) }
     }
 
+    /// A data set's widths must be the network's, and its flat arrays whole samples of one
+    /// count: the runtimes index them without further checks.
     private func checkWidths(_ data: Dataset) throws(ModelError) {
         guard data.inputWidth == network.inputCount else { throw .wrongInputCount(expected: network.inputCount, given: data.inputWidth) }
         guard data.targetWidth == network.outputCount else { throw .wrongTargetCount(expected: network.outputCount, given: data.targetWidth) }
+        let count = data.count
+        guard data.inputs.count == count * data.inputWidth, data.targets.count == count * data.targetWidth else {
+            throw .inconsistentData(inputs: data.inputs.count, targets: data.targets.count)
+        }
+    }
+
+    /// Settings the runtimes can run: the command line and the spec parser enforce the same
+    /// ranges, a program building `TrainingSettings` by hand gets an error instead of a trap.
+    private func checkSettings(_ settings: TrainingSettings) throws(ModelError) {
+        guard settings.epochs >= 1 else { throw .invalidSetting("epochs must be at least 1, not \(settings.epochs)") }
+        guard settings.batchSize >= 1 else { throw .invalidSetting("the batch size must be at least 1, not \(settings.batchSize)") }
+        let positive = { (value: Double) in value > 0 && value.isFinite }
+        switch settings.learningRate {
+        case .constant(let rate):
+            guard positive(rate) else { throw .invalidSetting("the learning rate must be a positive number, not \(rate)") }
+        case .inverseTime(let initial, let decay):
+            guard positive(initial), decay >= 0, decay.isFinite else {
+                throw .invalidSetting("an inverse_time schedule needs a positive initial rate and a decay of 0 or more")
+            }
+        case .step(let initial, let factor, let every):
+            guard positive(initial), positive(factor), every >= 1 else {
+                throw .invalidSetting("a step schedule needs a positive initial rate and factor, and every >= 1")
+            }
+        }
+        let fraction = { (value: Double) in value >= 0 && value <= 1 }
+        switch settings.optimizer {
+        case .sgd: break
+        case .momentum(let mu):
+            guard fraction(mu) else { throw .invalidSetting("momentum must be between 0 and 1, not \(mu)") }
+        case .adam(let beta1, let beta2, let epsilon):
+            guard fraction(beta1), fraction(beta2), positive(epsilon) else {
+                throw .invalidSetting("adam needs beta1 and beta2 between 0 and 1 and a positive epsilon")
+            }
+        }
     }
 
     // MARK: Training
@@ -197,6 +233,7 @@ public struct Model: Sendable {
         guard let data = data ?? trainingData, data.count > 0 else { throw .noData }
         try checkWidths(data)
         let settings = settings ?? trainingSettings
+        try checkSettings(settings)
         let (used, fast) = try runtime.resolve(plan: network.plan, settings: settings, samples: data.count)
         let shouldContinue = { (epoch: Int, loss: Double) -> Bool in
             progress(TrainingProgress(epoch: epoch, epochs: settings.epochs, loss: loss)) == .continue
@@ -230,6 +267,8 @@ public struct Model: Sendable {
     /// (default: the first `count` training samples, else the `expect` samples, else seeded
     /// random samples).
     public func checkGradients(on samples: Dataset? = nil, count: Int = 8, tolerance: Double = 1e-6) throws(ModelError) -> GradientCheck {
+        guard count >= 1 else { throw .invalidSetting("the gradient check needs at least 1 sample, not \(count)") }
+        guard tolerance > 0 else { throw .invalidSetting("the gradient check's tolerance must be positive") }
         let data = samples ?? gradientCheckSamples(count: count)
         try checkWidths(data)
         return GradientCheck(samples: data.count, rows: GradientChecker(tolerance: tolerance).check(network, on: data))

@@ -318,6 +318,11 @@ struct SpecDecoder {
                 decoder.error("'samples' must be a list of {in: [...], out: [...]}, not \(value.kindDescription)", at: value.start)
                 return
             }
+            // An empty set trains nothing and makes every mean and accuracy 0 / 0.
+            guard !items.isEmpty else {
+                decoder.error("'samples' is empty; give at least one {in: [...], out: [...]}", at: value.start)
+                return
+            }
             fields.source = .samples(items.compactMap(decoder.sample))
         },
         .init("csv") { fields, decoder, value in

@@ -20,16 +20,21 @@ struct Grad: ParsableCommand {
     var json = false
     @OptionGroup var limits: LimitOptions
 
+    func validate() throws {
+        _ = try parseNumbers(input, option: "--input")
+        _ = try parseNumbers(target, option: "--target")
+    }
+
     func run() throws {
         let inputs = try parseNumbers(input, option: "--input")
         let targets = try parseNumbers(target, option: "--target")
         let model = try loadModel(spec, limits: limits.limits, loadsData: false)
         let plan = model.plan
         guard inputs.count == plan.inputUnits.count else {
-            throw ValidationError("--input has \(inputs.count) values but the network has \(plan.inputUnits.count) inputs")
+            Self.exit(withError: ValidationError("--input has \(inputs.count) values but the network has \(plan.inputUnits.count) inputs"))
         }
         guard targets.count == plan.outputUnits.count else {
-            throw ValidationError("--target has \(targets.count) values but the network has \(plan.outputUnits.count) outputs")
+            Self.exit(withError: ValidationError("--target has \(targets.count) values but the network has \(plan.outputUnits.count) outputs"))
         }
         let pass = try reporting(spec) { () throws(ModelError) in try model.gradients(input: inputs, target: targets) }
         let loss = pass.loss

@@ -36,9 +36,9 @@ struct Run: ParsableCommand {
     @Option(help: "Write the trained network to this path: a spec (YAML) with every weight filled in, or a plan when the path ends in .json (nothing is written if training fails or is interrupted).")
     var save: String?
     @Option(help: "Arithmetic of the training loop: f64 (binary64, the default) or f32 (binary32).")
-    var precision: Precision = .f64
+    var precision: Precision?
     @Option(help: "Threads for the training loop; 0 (the default) uses 2 when the batch is large enough to pay for them.")
-    var threads: Int = 0
+    var threads: Int?
     @Flag(help: "Train with the reference runtime (binary64, one sample at a time) instead of the batched kernels.")
     var reference = false
     @Flag(help: "Print one JSON object.")
@@ -50,7 +50,10 @@ struct Run: ParsableCommand {
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if threads < 0 || threads > 256 { throw ValidationError("--threads must be between 0 and 256") }
+        if let threads, threads < 0 || threads > 256 { throw ValidationError("--threads must be between 0 and 256") }
+        if reference && (precision != nil || threads != nil) {
+            throw ValidationError("--reference trains in binary64 on one thread; it excludes --precision and --threads")
+        }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be a positive number") }
     }
 
@@ -76,7 +79,7 @@ struct Run: ParsableCommand {
             printError("\(spec): error: there is no 'data' to train on\(hint)")
             throw ExitCode(1)
         }
-        let runtime: Runtime = reference ? .reference : .fast(precision: precision, threads: threads)
+        let runtime: Runtime = reference ? .reference : .fast(precision: precision ?? .f64, threads: threads ?? 0)
         let progress = Progress(total: model.trainingSettings.epochs, samples: data.count, enabled: !quiet && !json)
         signal(SIGINT) { _ in interruptRequested = 1 }
         // A parent may have left SIGINT blocked (test runners do); Ctrl-C must reach the loop.

@@ -70,25 +70,32 @@ func reporting<T>(_ path: String, _ body: () throws(ModelError) -> T) throws -> 
     }
 }
 
-/// Checks before any work that `path` can be written: its folder exists and is writable, and
-/// it is not a folder itself. A run that would fail to save its result fails up front instead.
+/// Checks before any work that `path` can be written: not a folder, and a file can be created
+/// beside it (the temporary file `writeAtomically` will use, made and removed here), which
+/// also catches read-only and virtual file systems. A run that would fail to save its result
+/// fails up front instead.
 func checkWritable(_ path: String) throws {
     var status = stat()
     let exists = stat(path, &status) == 0
-    let problem: String?
-    if exists && (status.st_mode & S_IFMT) == S_IFDIR {
+    var problem: String?
+    if path.isEmpty {
+        problem = "the path is empty"
+    } else if exists && (status.st_mode & S_IFMT) == S_IFDIR {
         problem = "it is a folder"
-    } else if exists {
-        problem = access(path, W_OK) == 0 ? nil : "it is not writable (\(String(cString: strerror(errno))))"
+    } else if exists && (status.st_mode & S_IFMT) != S_IFREG {
+        // A device or pipe (-o /dev/stdout) is written in place.
+        if access(path, W_OK) != 0 { problem = String(cString: strerror(errno)) }
     } else {
-        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
-        var folderStatus = stat()
-        if stat(folder, &folderStatus) != 0 {
-            problem = "the folder \(folder) does not exist"
-        } else if (folderStatus.st_mode & S_IFMT) != S_IFDIR {
-            problem = "\(folder) is not a folder"
+        let probe = temporaryPath(for: path)
+        let descriptor = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        if descriptor >= 0 {
+            close(descriptor)
+            unlink(probe)
         } else {
-            problem = access(folder, W_OK) == 0 ? nil : "the folder \(folder) is not writable (\(String(cString: strerror(errno))))"
+            let reason = errno
+            let folder = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+            var folderStatus = stat()
+            problem = stat(folder, &folderStatus) != 0 ? "the folder \(folder) does not exist" : String(cString: strerror(reason))
         }
     }
     if let problem {
@@ -96,6 +103,9 @@ func checkWritable(_ path: String) throws {
         throw ExitCode(1)
     }
 }
+
+/// The temporary file a write of `path` goes through before it is renamed into place.
+func temporaryPath(for path: String) -> String { path + ".bpc-\(getpid()).tmp" }
 
 /// "0.5,-1,2" -> [0.5, -1, 2], or a usage error naming the option.
 func parseNumbers(_ text: String, option: String) throws -> [Double] {
@@ -120,7 +130,7 @@ func writeAtomically(_ text: String, to path: String) throws {
 func writeAtomically(to path: String, _ produce: ((String) -> Void) -> Void) throws {
     var status = stat()
     let isSpecial = stat(path, &status) == 0 && (status.st_mode & S_IFMT) != S_IFREG
-    let temporary = isSpecial ? path : path + ".bpc-\(getpid()).tmp"
+    let temporary = isSpecial ? path : temporaryPath(for: path)
     let descriptor = isSpecial ? open(path, O_WRONLY) : open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
     guard descriptor >= 0 else {
         printError("\(path): error: cannot write the file: \(String(cString: strerror(errno)))")

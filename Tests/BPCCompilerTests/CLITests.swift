@@ -355,6 +355,20 @@ struct RunCommandTests {
         #expect(result.stderr.hasPrefix("/nonexistent/d/x.yaml: error: cannot write the file: the folder /nonexistent/d does not exist"), "\(result.stderr)")
         #expect(!result.stdout.contains("trained"), "training ran before the destination was checked: \(result.stdout)")
         #expect(!result.stderr.contains("epoch"), "\(result.stderr)")
+        // A folder that exists but takes no new files (a virtual file system) is caught too.
+        let virtual = try bpc(["run", "specs/xor.yaml", "--save", "/proc/x.json"])
+        #expect(virtual.status == 1)
+        #expect(virtual.stderr.hasPrefix("/proc/x.json: error: cannot write the file"), "\(virtual.stderr)")
+        #expect(!virtual.stdout.contains("trained"), "\(virtual.stdout)")
+    }
+
+    @Test("--reference excludes --precision and --threads instead of ignoring them")
+    func referenceExcludesKernelOptions() throws {
+        for extra in [["--precision", "f32"], ["--threads", "2"]] {
+            let result = try bpc(["run", "specs/xor.yaml", "--reference"] + extra)
+            #expect(result.status == 64)
+            #expect(result.stderr.contains("--reference trains in binary64 on one thread"), "\(result.stderr)")
+        }
     }
 
     @Test("a plan file trains with its data given by --data, and saves as a plan; without data it says how to give some")

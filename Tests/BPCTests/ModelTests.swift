@@ -24,6 +24,44 @@ struct ModelTests {
         #expect(ModelError.unknownParameter(key: "h1->yy", closest: "h1->y").description == "unknown parameter 'h1->yy'; did you mean 'h1->y'?")
     }
 
+    @Test("an inconsistent data set and out-of-range settings are typed errors, not traps")
+    func badDataAndSettingsThrow() throws {
+        var model = try Model(contentsOf: xorPath)
+        let ragged = Dataset(inputWidth: 2, targetWidth: 1, inputs: [0, 0, 1, 1], targets: [0])
+        #expect(throws: ModelError.inconsistentData(inputs: 4, targets: 1)) { try model.evaluate(ragged) }
+        #expect(throws: ModelError.inconsistentData(inputs: 4, targets: 1)) { try model.train(on: ragged) }
+        #expect(throws: ModelError.inconsistentData(inputs: 4, targets: 1)) { try model.checkGradients(on: ragged) }
+        var settings = model.trainingSettings
+        for change in [{ (s: inout TrainingSettings) in s.epochs = -3 }, { $0.batchSize = 0 },
+                       { $0.learningRate = .constant(-1) }, { $0.learningRate = .step(initial: 0.1, factor: 0.5, every: 0) },
+                       { $0.optimizer = .momentum(1.5) }] {
+            settings = model.trainingSettings
+            change(&settings)
+            #expect(throws: ModelError.self) { try model.train(settings: settings) }
+        }
+        #expect(throws: ModelError.self) { try model.checkGradients(count: -1) }
+    }
+
+    @Test("an empty sample list is a spec error at its place")
+    func emptySampleList() throws {
+        let text = """
+            bpc: 1
+            units:
+              - {name: x, role: input}
+              - {name: y, role: output}
+            edges:
+              - {from: x, to: y}
+            loss: half_squared_error
+            data: {samples: [{in: [1], out: [1]}], test: {samples: []}}
+            """
+        do {
+            _ = try Model(yaml: text, path: "empty.yaml")
+            Issue.record("the spec was accepted")
+        } catch {
+            #expect(error.diagnostics.map(\.description) == ["empty.yaml:8:56: error: 'samples' is empty; give at least one {in: [...], out: [...]}"])
+        }
+    }
+
     @Test("a rejected spec throws every problem as a Diagnostic with file, line and column")
     func loadFailuresAreDiagnostics() throws {
         let text = """
