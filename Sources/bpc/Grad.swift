@@ -31,10 +31,10 @@ struct Grad: ParsableCommand {
         let model = try loadModel(spec, limits: limits.limits, loadsData: false)
         let plan = model.plan
         guard inputs.count == plan.inputUnits.count else {
-            Self.exit(withError: ValidationError("--input has \(inputs.count) values but the network has \(plan.inputUnits.count) inputs"))
+            try usageError("--input has \(inputs.count) values but the network has \(plan.inputUnits.count) inputs")
         }
         guard targets.count == plan.outputUnits.count else {
-            Self.exit(withError: ValidationError("--target has \(targets.count) values but the network has \(plan.outputUnits.count) outputs"))
+            try usageError("--target has \(targets.count) values but the network has \(plan.outputUnits.count) outputs")
         }
         let pass = try reporting(spec) { () throws(ModelError) in try model.gradients(input: inputs, target: targets) }
         let loss = pass.loss
@@ -69,4 +69,11 @@ struct Grad: ParsableCommand {
         }
         print(table(parameters))
     }
+}
+
+/// A usage error found only once the network is loaded: said as argument parsing says its own
+/// (exit status 64), pointing at this subcommand's help.
+private func usageError(_ message: String) throws -> Never {
+    printError("Error: \(message)\n  See 'bpc grad --help' for more information.")
+    throw ExitCode(64)
 }
