@@ -78,6 +78,20 @@ func run(_ executable: URL, _ arguments: [String], in folder: URL = packageRoot)
     return result
 }
 
+/// A spec of one input feeding one output with weight 0.5, plus the top-level line `extra`.
+private func oneEdge(extra: String) -> String {
+    """
+    bpc: 1
+    units:
+      - {name: x, role: input}
+      - {name: y, role: output}
+    edges:
+      - {from: x, to: y, weight: 0.5}
+    loss: half_squared_error
+    \(extra)
+    """
+}
+
 /// A fresh empty folder, removed by the caller.
 private func temporaryFolder() throws -> URL {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-cli-\(UUID().uuidString)")
@@ -416,16 +430,7 @@ struct RunCommandTests {
     func networkOnlyCommandsSkipData() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let spec = """
-            bpc: 1
-            units:
-              - {name: x, role: input}
-              - {name: y, role: output}
-            edges:
-              - {from: x, to: y, weight: 0.5}
-            loss: half_squared_error
-            data: {csv: missing.csv}
-            """
+        let spec = oneEdge(extra: "data: {csv: missing.csv}")
         try spec.write(to: folder.appendingPathComponent("net.yaml"), atomically: true, encoding: .utf8)
         for arguments in [["compile", "net.yaml"], ["emit", "c", "net.yaml"], ["grad", "net.yaml", "--input", "1", "--target", "0"]] {
             let result = try bpc(arguments, in: folder)
@@ -440,16 +445,7 @@ struct RunCommandTests {
     func emitNames() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let spec = """
-            bpc: 1
-            name: "in"
-            units:
-              - {name: x, role: input}
-              - {name: y, role: output}
-            edges:
-              - {from: x, to: y, weight: 0.5}
-            loss: half_squared_error
-            """
+        let spec = oneEdge(extra: "name: \"in\"")
         try spec.write(to: folder.appendingPathComponent("in.yaml"), atomically: true, encoding: .utf8)
         let swift = try bpc(["emit", "swift", "in.yaml"], in: folder)
         #expect(swift.status == 0, "\(swift.stderr)")

@@ -8,6 +8,20 @@ import Testing
 
 private let xorPath = packageRoot.appendingPathComponent("specs/xor.yaml").path
 
+/// A spec of one input feeding one output, with `data` on its line 8.
+private func inputToOutput(data: String) -> String {
+    """
+    bpc: 1
+    units:
+      - {name: x, role: input}
+      - {name: y, role: output}
+    edges:
+      - {from: x, to: y}
+    loss: half_squared_error
+    data: \(data)
+    """
+}
+
 @Suite("the library's Model")
 struct ModelTests {
     @Test("wrong sizes and unknown keys are typed errors that say what is wrong, not traps")
@@ -44,16 +58,7 @@ struct ModelTests {
 
     @Test("an empty sample list is a spec error at its place")
     func emptySampleList() throws {
-        let text = """
-            bpc: 1
-            units:
-              - {name: x, role: input}
-              - {name: y, role: output}
-            edges:
-              - {from: x, to: y}
-            loss: half_squared_error
-            data: {samples: [{in: [1], out: [1]}], test: {samples: []}}
-            """
+        let text = inputToOutput(data: "{samples: [{in: [1], out: [1]}], test: {samples: []}}")
         do {
             _ = try Model(yaml: text, path: "empty.yaml")
             Issue.record("the spec was accepted")
@@ -172,16 +177,7 @@ struct ModelTests {
 
     @Test("with loadsData off, a spec whose data file is missing still loads")
     func networkOnlyLoadSkipsData() throws {
-        let text = """
-            bpc: 1
-            units:
-              - {name: x, role: input}
-              - {name: y, role: output}
-            edges:
-              - {from: x, to: y}
-            loss: half_squared_error
-            data: {csv: /nonexistent/data.csv}
-            """
+        let text = inputToOutput(data: "{csv: /nonexistent/data.csv}")
         let model = try Model(yaml: text, options: LoadOptions(loadsData: false))
         #expect(model.trainingData == nil)
         #expect(throws: LoadFailure.self) { try Model(yaml: text) }
