@@ -2,7 +2,8 @@
 import PackageDescription
 
 /// One module per pipeline stage: SourceFile -> ModelSpec (BPCSpec) -> Plan (BPCCompiler)
-/// -> Network (BPCRuntime) or emitted text (BPCEmit). BPCPlan and BPCRuntime use only the
+/// -> Network (BPCRuntime) or emitted text (BPCEmit); BPCExplain shows the math of a plan
+/// (derivations, traces, plots, the report page). BPCPlan and BPCRuntime use only the
 /// standard library and the platform's C math library, so they can be embedded.
 /// The fast runtime's vector loops live in a C target (BPCKernels) compiled in AVX-512, AVX2+FMA
 /// and portable variants from one source, by per-function target attributes; one check of the
@@ -32,9 +33,10 @@ let package = Package(
         .target(name: "BPCFastRuntime", dependencies: ["BPCPlan", "BPCRuntime", "BPCKernels"]),
         .target(name: "BPCEmit", dependencies: ["BPCPlan"]),
         .target(name: "BPCExpect", dependencies: ["BPCSpec", "BPCCompiler", "BPCRuntime"]),
+        .target(name: "BPCExplain", dependencies: ["BPCPlan", "BPCRuntime", "BPCEmit"]),
         .target(
             name: "BPC",
-            dependencies: ["BPCPlan", "BPCSpec", "BPCCompiler", "BPCRuntime", "BPCFastRuntime", "BPCEmit", "BPCExpect"]
+            dependencies: ["BPCPlan", "BPCSpec", "BPCCompiler", "BPCRuntime", "BPCFastRuntime", "BPCEmit", "BPCExpect", "BPCExplain"]
         ),
         .executableTarget(name: "bpc-library-example", dependencies: ["BPC"], path: "Examples/LibraryExample"),
         .executableTarget(
@@ -45,10 +47,11 @@ let package = Package(
         .target(name: "BPCTestSupport", dependencies: ["BPCSpec"], path: "Tests/BPCTestSupport"),
         .testTarget(name: "BPCSpecTests", dependencies: ["BPCSpec", "BPCTestSupport"]),
         .testTarget(name: "BPCCompilerTests", dependencies: ["BPC", "BPCTestSupport"]),
-        .testTarget(name: "BPCRuntimeTests", dependencies: ["BPCRuntime", "BPCFastRuntime", "BPCKernels", "BPCCompiler", "BPCSpec", "BPCPlan"]),
+        .testTarget(name: "BPCRuntimeTests", dependencies: ["BPCRuntime", "BPCFastRuntime", "BPCKernels", "BPCCompiler", "BPCSpec", "BPCPlan", "BPCExplain"]),
         .testTarget(name: "BPCEmitTests", dependencies: ["BPC"]),
         .testTarget(name: "BPCExpectTests", dependencies: ["BPC"]),
         .testTarget(name: "BPCTests", dependencies: ["BPC", "BPCTestSupport"]),
+        .testTarget(name: "BPCExplainTests", dependencies: ["BPC", "BPCTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 @_exported import BPCCompiler
 @_exported import BPCEmit
 @_exported import BPCExpect
+@_exported import BPCExplain
 @_exported import BPCFastRuntime
 @_exported import BPCPlan
 @_exported import BPCRuntime
@@ -127,7 +128,7 @@ public struct Model: Sendable {
         network.parameters[index] = value
     }
 
-    private func parameterIndex(_ key: String) throws(ModelError) -> Int {
+    func parameterIndex(_ key: String) throws(ModelError) -> Int {
         let keys = parameterKeys
         guard let index = keys.firstIndex(of: key) else { throw .unknownParameter(key: key, closest: closestMatch(to: key, among: keys)) }
         return index
@@ -160,6 +161,14 @@ public struct Model: Sendable {
         return BackwardPass(
             loss: loss, outputs: pass.outputs, netInputs: pass.netInputs, activations: pass.activations,
             deltas: pass.deltas, gradients: pass.gradients, parameterKeys: parameterKeys)
+    }
+
+    /// One forward and backward pass with every value an explanation quotes (the loss's own
+    /// term at each output, each unit's slope h'(a)), for `explain`, `trace` and the report.
+    public func samplePass(input: [Double], target: [Double]) throws(ModelError) -> SamplePass {
+        try checkInput(input)
+        try checkTarget(target)
+        return SamplePass(network: network, input: input, target: target)
     }
 
     /// Mean loss and accuracy on `data` (default: the test set, else the training data).

@@ -209,7 +209,10 @@ extension CodeEmitter {
         return result
     }
 
-    private static func isCommentSafe(_ scalar: Unicode.Scalar) -> Bool {
+    /// Whether a character shows as itself in a comment or a drawing's label: printable ASCII,
+    /// or any other character that is not a control, format, private-use, unassigned or line
+    /// separator character (which could hide text or break a line).
+    static func isCommentSafe(_ scalar: Unicode.Scalar) -> Bool {
         if scalar.isASCII { return scalar.value >= 0x20 && scalar.value < 0x7F }
         switch scalar.properties.generalCategory {
         case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator:

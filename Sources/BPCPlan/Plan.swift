@@ -102,6 +102,18 @@ public struct Plan: Sendable, Equatable {
         return keys
     }
 
+    /// Each unit's depth: 0 for a unit without fan-in, else one more than its deepest source.
+    /// Units of one depth can be computed together, so drawings rank units by it.
+    public func topologicalDepths() -> [Int] {
+        var depths = [Int](repeating: 0, count: unitCount)
+        for unit in 0..<unitCount {
+            for edge in Int(fanInStart[unit])..<Int(fanInStart[unit + 1]) {
+                depths[unit] = max(depths[unit], depths[Int(fanInSource[edge])] + 1)
+            }
+        }
+        return depths
+    }
+
     /// Sizes a user needs to budget memory for an embedded network.
     public struct Summary: Sendable, Equatable {
         public var units: Int

@@ -29,7 +29,9 @@ public struct Network: Sendable {
     private let outputActivations: [Activation]
     private var outputNetInputs: [Double]
     private var outputValues: [Double]
-    private var outputDirectDeltas: [Double]
+    /// dE/da_o of each output as the loss alone gives it (in output order), before what flows
+    /// back from units the output feeds is added; derivations quote it as the output's term.
+    public private(set) var outputDirectDeltas: [Double]
 
     /// Verifies the plan (a plan from a file may be hostile) and allocates the buffers.
     public init(plan: Plan) throws(PlanViolation) {

@@ -16,6 +16,8 @@ struct Grad: ParsableCommand {
     var input: String
     @Option(parsing: .unconditional, help: "The sample's targets, comma-separated, in output-unit order.")
     var target: String
+    @Flag(help: "Write the backward pass out: every unit's delta rule in reverse topological order with its numbers, then every dE/dw = delta_j z_i.")
+    var trace = false
     @Flag(help: "Print one JSON object.")
     var json = false
     @OptionGroup var limits: LimitOptions
@@ -31,14 +33,18 @@ struct Grad: ParsableCommand {
         let model = try loadModel(spec, limits: limits.limits, loadsData: false)
         let plan = model.plan
         guard inputs.count == plan.inputUnits.count else {
-            try usageError("--input has \(inputs.count) values but the network has \(plan.inputUnits.count) inputs")
+            try usageError("--input has \(inputs.count) values but the network has \(plan.inputUnits.count) inputs", command: "grad")
         }
         guard targets.count == plan.outputUnits.count else {
-            try usageError("--target has \(targets.count) values but the network has \(plan.outputUnits.count) outputs")
+            try usageError("--target has \(targets.count) values but the network has \(plan.outputUnits.count) outputs", command: "grad")
         }
         let pass = try reporting(spec) { () throws(ModelError) in try model.gradients(input: inputs, target: targets) }
         let loss = pass.loss
         let keys = pass.parameterKeys
+        if trace && !json {
+            print(try reporting(spec) { () throws(ModelError) in try model.trace(input: inputs, target: targets) }.explanation.text)
+            return
+        }
         if json {
             let document = JSONValue.object([
                 ("loss", .number(loss)),
@@ -51,7 +57,7 @@ struct Grad: ParsableCommand {
                     ]))
                 })),
                 ("gradients", .object(keys.indices.map { (keys[$0], .number(pass.gradients[$0])) })),
-            ])
+            ] + (trace ? [("trace", try reporting(spec) { () throws(ModelError) in try model.trace(input: inputs, target: targets) }.json)] : []))
             print(document.serialized())
             return
         }
@@ -71,9 +77,3 @@ struct Grad: ParsableCommand {
     }
 }
 
-/// A usage error found only once the network is loaded: said as argument parsing says its own
-/// (exit status 64), pointing at this subcommand's help.
-private func usageError(_ message: String) throws -> Never {
-    printError("Error: \(message)\n  See 'bpc grad --help' for more information.")
-    throw ExitCode(64)
-}

@@ -179,3 +179,10 @@ func table(_ rows: [[String]]) -> String {
 
 /// Shortest text that reads back to the same binary64.
 func number(_ value: Double) -> String { value.description }
+
+/// A usage error found only once the network is loaded (a wrong number of values): said as
+/// argument parsing says its own (exit status 64), pointing at the subcommand's help.
+func usageError(_ message: String, command: String) throws -> Never {
+    printError("Error: \(message)\n  See 'bpc \(command) --help' for more information.")
+    throw ExitCode(64)
+}

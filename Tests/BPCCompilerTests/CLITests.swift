@@ -67,7 +67,7 @@ func builtProduct(named name: String, override variable: String) throws -> URL {
 }
 
 /// Runs `bpc` with `arguments` in `folder`.
-private func bpc(_ arguments: [String], in folder: URL = packageRoot) throws -> Run {
+func bpc(_ arguments: [String], in folder: URL = packageRoot) throws -> Run {
     try run(try bpcExecutable(), arguments, in: folder)
 }
 
@@ -93,7 +93,7 @@ private func oneEdge(extra: String) -> String {
 }
 
 /// A fresh empty folder, removed by the caller.
-private func temporaryFolder() throws -> URL {
+func temporaryFolder() throws -> URL {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-cli-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     return folder
