@@ -11,8 +11,6 @@ struct Notation {
     let isOutput: [Bool]
     /// For each unit, its index among the outputs, or -1.
     let outputIndex: [Int]
-    /// The key of every parameter and, for weights, the edge's units.
-    let keys: [String]
 
     init(_ pass: SamplePass) {
         self.pass = pass
@@ -20,7 +18,6 @@ struct Notation {
         var indices = [Int](repeating: -1, count: pass.plan.unitCount)
         for (index, unit) in pass.plan.outputUnits.enumerated() { indices[Int(unit)] = index }
         outputIndex = indices
-        keys = pass.plan.parameterKeys()
     }
 
     var plan: Plan { pass.plan }

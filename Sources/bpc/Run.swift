@@ -15,7 +15,9 @@ struct Run: ParsableCommand {
             with the default settings and the overrides given. Every output destination is checked \
             before training starts. Progress is a live line on a terminal and a plain line every few \
             epochs otherwise. Ctrl-C stops training after the current epoch, reports the network as \
-            it is, writes nothing with --save, and exits with status 130.
+            it is, writes nothing with --save, and exits with status 130. --plot and --report \
+            are written after training, also an interrupted one (they show the network as it is \
+            and say so); --json keeps standard output one JSON object.
             """
     )
 
@@ -35,6 +37,18 @@ struct Run: ParsableCommand {
     var seed: UInt64?
     @Option(help: "Write the trained network to this path: a spec (YAML) with every weight filled in, or a plan when the path ends in .json (nothing is written if training fails or is interrupted).")
     var save: String?
+    @Option(name: .customLong("plot"), help: ArgumentHelp("Write the training loss per epoch to this path as an SVG plot.", valueName: "file.svg"),
+            completion: .file(extensions: ["svg"]))
+    var plotPath: String?
+    @Option(name: .customLong("report"),
+            help: ArgumentHelp("Write one self-contained HTML page to this path: the network drawn with its weights, the loss curve, outputs against targets, every parameter, and derivations in MathML.",
+                               valueName: "file.html"),
+            completion: .file(extensions: ["html"]))
+    var reportPath: String?
+    @Option(name: .customLong("explain"),
+            help: ArgumentHelp("A parameter (x->h, h.bias) whose gradient the report derives at the first training sample; repeat for more. Default: every parameter of a network of at most \(Model.reportDerivesEveryParameterUpTo), none of a larger one.",
+                               valueName: "key"))
+    var explain: [String] = []
     @Option(help: "Arithmetic of the training loop: f64 (binary64, the default) or f32 (binary32).")
     var precision: Precision?
     @Option(help: "Threads for the training loop; 0 (the default) uses 2 when the batch is large enough to pay for them.")
@@ -55,6 +69,7 @@ struct Run: ParsableCommand {
             throw ValidationError("--reference trains in binary64 on one thread; it excludes --precision and --threads")
         }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be a positive number") }
+        if !explain.isEmpty && reportPath == nil { throw ValidationError("--explain chooses the derivations of the report; give --report FILE.html too") }
     }
 
     func run() throws {
@@ -65,6 +80,7 @@ struct Run: ParsableCommand {
                 throw ExitCode(1)
             }
         }
+        for path in [plotPath, reportPath].compactMap({ $0 }) { try checkWritable(path) }
         let overrides = TrainingOverrides(epochs: epochs, learningRate: learningRate, batchSize: batchSize, seed: seed)
         var model = try loadModel(spec, limits: limits.limits, overrides: overrides, loadsData: true)
         do {
@@ -79,6 +95,10 @@ struct Run: ParsableCommand {
             printError("\(spec): error: there is no 'data' to train on\(hint)")
             throw ExitCode(1)
         }
+        let keys = model.parameterKeys
+        let unknown = explain.filter { !keys.contains($0) }
+        for key in unknown { printError("\(spec): error: --explain: \(ModelError.unknownParameter(key: key, closest: closestMatch(to: key, among: keys)))") }
+        if !unknown.isEmpty { throw ExitCode(1) }
         let runtime: Runtime = reference ? .reference : .fast(precision: precision ?? .f64, threads: threads ?? 0)
         let progress = Progress(total: model.trainingSettings.epochs, samples: data.count, enabled: !quiet && !json)
         signal(SIGINT) { _ in interruptRequested = 1 }
@@ -118,6 +138,17 @@ struct Run: ParsableCommand {
         // An interrupted run still reports the network as it is, then exits 130 (128 + SIGINT),
         // as shells expect of a program stopped by Ctrl-C.
         let interruption = report.interrupted ? ExitCode(130) : nil
+        if let plotPath {
+            try writeAtomically(LossPlot(series: result.lossSeries).document(), to: plotPath)
+            if !json { printError("wrote \(plotPath)") }
+        }
+        if let reportPath {
+            let page = try reporting(spec) { () throws(ModelError) in
+                try model.report(training: result, explaining: explain.isEmpty ? nil : explain)
+            }
+            try writeAtomically(page.html(), to: reportPath)
+            if !json { printError("wrote \(reportPath)") }
+        }
         if json {
             try printJSON(model: model, data: data, result: result, training: trainingEvaluation, test: testEvaluation)
             if let interruption { throw interruption }
