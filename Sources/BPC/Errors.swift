@@ -32,8 +32,13 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case insufficientMemory(batchSize: Int, needed: Int, available: Int)
     /// A data set whose inputs and targets do not hold the same number of whole samples.
     case inconsistentData(inputs: Int, targets: Int)
+    /// A sample (0-based) with a value the network cannot take: an input that is not finite,
+    /// or a target outside what the loss accepts (a binary cross-entropy target of 2).
+    case invalidSample(index: Int, problem: String)
     /// A training setting or argument outside its range (named, with the rule it breaks).
     case invalidSetting(String)
+    /// A checkpoint that cannot continue this run.
+    case invalidCheckpoint(CheckpointError)
 
     public var description: String {
         switch self {
@@ -55,8 +60,12 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
             return failure.description
         case .inconsistentData(let inputs, let targets):
             return "the data set's \(inputs) input values and \(targets) target values do not make the same number of whole samples"
+        case .invalidSample(let index, let problem):
+            return "sample \(index) of the data set: \(problem)"
         case .invalidSetting(let problem):
             return problem
+        case .invalidCheckpoint(let problem):
+            return problem.description
         case .insufficientMemory(let batchSize, let needed, let available):
             return "training batches of \(batchSize) samples needs \(needed) bytes of buffers; this machine has \(available); lower the batch size"
         }

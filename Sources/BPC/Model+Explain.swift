@@ -4,12 +4,14 @@ extension Model {
     /// first when there are more), with numbers, and in the delta form.
     public func explain(_ key: String, input: [Double], target: [Double], maxPaths: Int = 64) throws(ModelError) -> Derivation {
         let parameter = try parameterIndex(key)
-        guard maxPaths >= 1 else { throw .invalidSetting("the number of paths to list must be at least 1, not \(maxPaths)") }
+        guard (1...Derivation.maxPathsLimit).contains(maxPaths) else {
+            throw .invalidSetting("the number of paths to list must be between 1 and \(Derivation.maxPathsLimit), not \(maxPaths)")
+        }
         let pass = try samplePass(input: input, target: target)
         do {
             return try Derivation(pass, parameter: parameter, maxPaths: maxPaths)
         } catch {
-            // Both failures are ruled out above: the index comes from the key, maxPaths >= 1.
+            // Both failures are ruled out above: the index comes from the key, maxPaths is in range.
             throw .invalidSetting("cannot derive \(key): \(error)")
         }
     }

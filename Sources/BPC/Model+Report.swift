@@ -35,6 +35,10 @@ extension Model {
         report.predictions = Report.Predictions(inputNames: inputNames, outputNames: outputNames, rows: rows, sampleCount: data.count)
         let derived = keys ?? (parameterKeys.count <= Self.reportDerivesEveryParameterUpTo ? parameterKeys : [])
         let input = Array(data.input(0)), target = Array(data.target(0))
+        let numbers = { (values: [Double]) in values.map { NumberText.short($0) }.joined(separator: ", ") }
+        report.derivationsNote = derived.isEmpty
+            ? "This network has \(parameterKeys.count) parameters, more than the \(Self.reportDerivesEveryParameterUpTo) derived by default; choose some with bpc run --report FILE --explain KEY."
+            : "How backpropagation arrives at each gradient, at the \(training == nil ? "current" : "trained") parameters, for the first training sample (input \(numbers(input)); target \(numbers(target)))."
         for key in derived {
             let derivation = try explain(key, input: input, target: target)
             report.derivations.append(Report.ParameterDerivation(key: key, content: derivation.explanation.xhtml))
@@ -52,6 +56,11 @@ extension Model {
 
 extension TrainingResult {
     /// The loss per epoch as the plot (`bpc run --plot`) and the report draw it: mean
-    /// training loss, one value per epoch run.
-    public var lossSeries: [LossPlot.Series] { [LossPlot.Series(name: "training", values: report.lossHistory)] }
+    /// training loss, one value per epoch run, and the validation loss when there was
+    /// validation data.
+    public var lossSeries: [LossPlot.Series] {
+        var series = [LossPlot.Series(name: "training", values: report.lossHistory)]
+        if !validationHistory.isEmpty { series.append(LossPlot.Series(name: "validation", values: validationHistory)) }
+        return series
+    }
 }

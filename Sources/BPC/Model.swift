@@ -17,16 +17,24 @@
 /// A value type: copies are independent networks. Reading (predict, gradients, evaluate)
 /// never changes the model; only `train` and the parameter setters do. Every misuse throws a
 /// `ModelError`; every load problem is a `LoadFailure` of `Diagnostic`s.
+///
+/// Inputs are raw, in the units the data has, everywhere: arguments, data sets, results. A
+/// plan with an input normalisation (`data.normalize`) has it applied where samples enter a
+/// runtime, so `predict(data.input(0))` is right whether or not the network normalises.
 public struct Model: Sendable {
     /// The spec the model was compiled from; nil when it was loaded from a plan.
     public let spec: ModelSpec?
     private let compilation: Compilation
     /// The reference runtime's network; its parameters are the model's current parameters.
-    private var network: Network
+    /// The network with its current parameters (the plan inside keeps the initial ones).
+    var network: Network
     /// Samples to train on (the spec's `data`, or any set of the right widths).
     public var trainingData: Dataset?
     /// Held-out samples (the spec's `data.test`).
     public var testData: Dataset?
+    /// Samples training reports a loss on after every epoch, and early stopping watches (the
+    /// spec's `data.validation`, or the samples `data.validation_split` set aside).
+    public var validationData: Dataset?
     /// The spec's `train` section with defaults filled in (and overrides applied).
     public var trainingSettings: TrainingSettings
 
@@ -55,16 +63,22 @@ public struct Model: Sendable {
                 throw LoadFailure(log)
             }
             options.overrides.apply(to: &spec)
-            guard let compilation = Pipeline.compile(spec, limits: options.limits, log: &log), !log.hasErrors else {
+            guard var compilation = Pipeline.compile(spec, limits: options.limits, log: &log), !log.hasErrors else {
                 throw LoadFailure(log)
             }
             Pipeline.validateExpectations(of: spec, against: compilation.plan, log: &log)
-            let data: (training: Dataset?, test: Dataset?) =
-                options.loadsData ? Pipeline.loadData(of: spec, plan: compilation.plan, log: &log) : (nil, nil)
+            // Without loadsData, still the training samples a label column or normalisation needs.
+            let data = Pipeline.loadData(of: spec, plan: compilation.plan, scope: options.loadsData ? .all : .network, log: &log)
             guard !log.hasErrors else { throw LoadFailure(log) }
-            try self.init(spec: spec, compilation: compilation, settings: Pipeline.trainingSettings(of: spec), path: spec.path)
-            trainingData = data.training
-            testData = data.test
+            compilation.plan = data.plan
+            let settings = Pipeline.trainingSettings(of: spec, plan: compilation.plan, log: &log)
+            guard !log.hasErrors else { throw LoadFailure(log) }
+            try self.init(spec: spec, compilation: compilation, settings: settings, path: spec.path)
+            if options.loadsData {
+                trainingData = data.training
+                validationData = data.validation
+                testData = data.test
+            }
         }
     }
 
@@ -136,11 +150,14 @@ public struct Model: Sendable {
 
     // MARK: Passes
 
+    // Inputs and data sets here are raw, in the units the data has; each pass applies the
+    // plan's normalisation (`networkInput`, `networkData`) where they enter the runtime.
+
     /// The outputs for one input vector (in input-unit order).
     public func predict(_ input: [Double]) throws(ModelError) -> [Double] {
         try checkInput(input)
         var pass = network
-        return pass.predict(input)
+        return pass.predict(network.plan.networkInput(input))
     }
 
     /// The loss of one sample at the current parameters.
@@ -148,7 +165,7 @@ public struct Model: Sendable {
         try checkInput(input)
         try checkTarget(target)
         var pass = network
-        return pass.loss(input: input, target: target)
+        return pass.loss(input: network.plan.networkInput(input), target: target)
     }
 
     /// One forward and backward pass for one sample: the loss, every unit's a, z and delta, and
@@ -157,7 +174,7 @@ public struct Model: Sendable {
         try checkInput(input)
         try checkTarget(target)
         var pass = network
-        let loss = pass.computeGradients(input: input, target: target)
+        let loss = pass.computeGradients(input: network.plan.networkInput(input), target: target)
         return BackwardPass(
             loss: loss, outputs: pass.outputs, netInputs: pass.netInputs, activations: pass.activations,
             deltas: pass.deltas, gradients: pass.gradients, parameterKeys: parameterKeys)
@@ -168,7 +185,7 @@ public struct Model: Sendable {
     public func samplePass(input: [Double], target: [Double]) throws(ModelError) -> SamplePass {
         try checkInput(input)
         try checkTarget(target)
-        return SamplePass(network: network, input: input, target: target)
+        return SamplePass(network: network, input: network.plan.networkInput(input), target: target)
     }
 
     /// Mean loss and accuracy on `data` (default: the test set, else the training data).
@@ -176,7 +193,7 @@ public struct Model: Sendable {
         guard let data = data ?? testData ?? trainingData, data.count > 0 else { throw .noData }
         try checkWidths(data)
         var pass = network
-        return pass.evaluate(data)
+        return pass.evaluate(network.plan.networkData(data))
     }
 
     private func checkInput(_ input: [Double]) throws(ModelError) {
@@ -188,19 +205,28 @@ public struct Model: Sendable {
     }
 
     /// A data set's widths must be the network's, and its flat arrays whole samples of one
-    /// count: the runtimes index them without further checks.
-    private func checkWidths(_ data: Dataset) throws(ModelError) {
+    /// count: the runtimes index them without further checks. Its values must be what the
+    /// loader accepts from files too (finite inputs, targets the loss takes), so a data set
+    /// built in code cannot train a cross-entropy to a negative loss.
+    func checkWidths(_ data: Dataset) throws(ModelError) {
         guard data.inputWidth == network.inputCount else { throw .wrongInputCount(expected: network.inputCount, given: data.inputWidth) }
         guard data.targetWidth == network.outputCount else { throw .wrongTargetCount(expected: network.outputCount, given: data.targetWidth) }
         let count = data.count
         guard data.inputs.count == count * data.inputWidth, data.targets.count == count * data.targetWidth else {
             throw .inconsistentData(inputs: data.inputs.count, targets: data.targets.count)
         }
+        let loss = network.plan.loss
+        for sample in 0..<count {
+            if let bad = data.input(sample).first(where: { !$0.isFinite }) {
+                throw .invalidSample(index: sample, problem: "inputs must be finite numbers, not \(bad)")
+            }
+            if let problem = loss.targetProblem(data.target(sample)) { throw .invalidSample(index: sample, problem: problem.message) }
+        }
     }
 
     /// Settings the runtimes can run: the command line and the spec parser enforce the same
     /// ranges, a program building `TrainingSettings` by hand gets an error instead of a trap.
-    private func checkSettings(_ settings: TrainingSettings) throws(ModelError) {
+    func checkSettings(_ settings: TrainingSettings) throws(ModelError) {
         guard settings.epochs >= 1 else { throw .invalidSetting("epochs must be at least 1, not \(settings.epochs)") }
         guard settings.batchSize >= 1 else { throw .invalidSetting("the batch size must be at least 1, not \(settings.batchSize)") }
         let positive = { (value: Double) in value > 0 && value.isFinite }
@@ -226,45 +252,19 @@ public struct Model: Sendable {
                 throw .invalidSetting("adam needs beta1 and beta2 between 0 and 1 and a positive epsilon")
             }
         }
-    }
-
-    // MARK: Training
-
-    /// Trains on `data` (default: the training data) with `settings` (default: the spec's),
-    /// on `runtime` (default: the fast runtime). `progress` runs after every epoch; returning
-    /// `.stop` ends training cleanly after that epoch (the report says it was interrupted).
-    /// The parameters afterwards are the trained ones, in binary64, whichever runtime ran.
-    @discardableResult
-    public mutating func train(
-        on data: Dataset? = nil, settings: TrainingSettings? = nil, runtime: Runtime = .automatic,
-        progress: (TrainingProgress) -> TrainingDecision = { _ in .continue }
-    ) throws(ModelError) -> TrainingResult {
-        guard let data = data ?? trainingData, data.count > 0 else { throw .noData }
-        try checkWidths(data)
-        let settings = settings ?? trainingSettings
-        try checkSettings(settings)
-        let (used, fast) = try runtime.resolve(plan: network.plan, settings: settings, samples: data.count)
-        let shouldContinue = { (epoch: Int, loss: Double) -> Bool in
-            progress(TrainingProgress(epoch: epoch, epochs: settings.epochs, loss: loss)) == .continue
+        let regularization = settings.regularization
+        guard regularization.weightDecay >= 0, regularization.weightDecay.isFinite else {
+            throw .invalidSetting("weight decay must be a number of 0 or more, not \(regularization.weightDecay)")
         }
-        let clock = ContinuousClock()
-        let start = clock.now
-        let report: TrainingReport
-        do {
-            if let fast {
-                let trained = try fast.train(plan: network.plan, parameters: network.parameters, on: data, shouldContinue: shouldContinue)
-                network.parameters = trained.parameters
-                report = trained.report
-            } else {
-                var trainer = Trainer(settings: settings)
-                report = try trainer.train(&network, on: data, shouldContinue: shouldContinue)
+        if let limit = regularization.clipNorm, !positive(limit) { throw .invalidSetting("clip_norm must be a positive number, not \(limit)") }
+        guard regularization.frozen.isEmpty || regularization.frozen.count == network.parameters.count else {
+            throw .invalidSetting("the frozen flags name \(regularization.frozen.count) parameters but the network has \(network.parameters.count)")
+        }
+        if let stopping = settings.earlyStopping {
+            guard stopping.patience >= 1, stopping.minDelta >= 0, stopping.minDelta.isFinite else {
+                throw .invalidSetting("early stopping needs a patience of at least 1 and a min_delta of 0 or more")
             }
-        } catch {
-            throw .diverged(error)
         }
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        return TrainingResult(report: report, runtime: used, seconds: seconds, samples: data.count)
     }
 
     // MARK: Checks and output
@@ -280,7 +280,7 @@ public struct Model: Sendable {
         guard tolerance > 0 else { throw .invalidSetting("the gradient check's tolerance must be positive") }
         let data = samples ?? gradientCheckSamples(count: count)
         try checkWidths(data)
-        return GradientCheck(samples: data.count, rows: GradientChecker(tolerance: tolerance).check(network, on: data))
+        return GradientCheck(samples: data.count, rows: GradientChecker(tolerance: tolerance).check(network, on: network.plan.networkData(data)))
     }
 
     private func gradientCheckSamples(count: Int) -> Dataset {
@@ -316,7 +316,8 @@ public struct Model: Sendable {
             spec: spec, plan: compilation.plan, training: trainingData, test: testData, settings: trainingSettings))
     }
 
-    /// Samples from a CSV file whose header names this network's input and output units.
+    /// Samples from a CSV file read as the spec's data files are (the plan keeps their column
+    /// mapping and label column), with raw inputs.
     public func loadDataset(csvFile path: String) throws(LoadFailure) -> Dataset {
         var log = DiagnosticLog()
         guard let data = Pipeline.loadData(csvFile: path, plan: network.plan, log: &log), !log.hasErrors else { throw LoadFailure(log) }
@@ -324,7 +325,11 @@ public struct Model: Sendable {
     }
 
     /// Generated C or Swift for the network with its current parameters.
+    /// Generated code for the current parameters; the training step keeps `train.freeze`'s
+    /// parameters as they are unless `options.frozen` says otherwise.
     public func emit(_ language: CodeLanguage, options: EmitOptions) -> String {
+        var options = options
+        if options.frozen.isEmpty { options.frozen = trainingSettings.regularization.frozen }
         switch language {
         case .c: return CodeEmitter.c(plan, options: options)
         case .swift: return CodeEmitter.swift(plan, options: options)
@@ -376,27 +381,3 @@ public struct GradientCheck: Sendable {
     public var worstError: Double { rows.map(\.error).max() ?? 0 }
 }
 
-/// Where training is, after each epoch.
-public struct TrainingProgress: Sendable {
-    /// 0-based epoch just finished.
-    public var epoch: Int
-    public var epochs: Int
-    /// Mean training loss of that epoch.
-    public var loss: Double
-}
-
-public enum TrainingDecision: Sendable {
-    case `continue`, stop
-}
-
-/// What a training run did.
-public struct TrainingResult: Sendable {
-    public var report: TrainingReport
-    public var runtime: RuntimeUsed
-    /// Seconds in the training loop alone.
-    public var seconds: Double
-    /// Samples in the data set trained on.
-    public var samples: Int
-
-    public var samplesPerSecond: Double { seconds > 0 ? Double(report.epochsRun * samples) / seconds : 0 }
-}

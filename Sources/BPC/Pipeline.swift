@@ -42,7 +42,8 @@ public struct LoadOptions: Sendable {
     /// Replace the spec's training settings (and `init.seed`) before compiling.
     public var overrides: TrainingOverrides
     /// Read the spec's `data` (CSV files included). Commands that only need the network (compile,
-    /// emit, grad) turn this off and never touch the data files.
+    /// emit, grad) turn this off and touch no data file, except the training file when
+    /// `data.label` or `data.normalize` makes the plan depend on it (classes, statistics).
     public var loadsData: Bool
 
     public init(limits: Limits = Limits(), overrides: TrainingOverrides = TrainingOverrides(), loadsData: Bool = true) {
@@ -121,25 +122,54 @@ public enum Pipeline {
         ExpectationRunner.validate(spec, against: plan, log: &log)
     }
 
-    /// The spec's training and test samples, shaped for the plan.
-    public static func loadData(of spec: ModelSpec, plan: Plan, log: inout DiagnosticLog) -> (training: Dataset?, test: Dataset?) {
-        guard let data = spec.data else { return (nil, nil) }
-        let training = DataLoader.load(data.training, specPath: spec.path, plan: plan, log: &log)
-        let test = data.test.flatMap { DataLoader.load($0, specPath: spec.path, plan: plan, log: &log) }
-        return (training, test)
+    /// The spec's training, validation and test samples, shaped for the plan (raw inputs, as
+    /// written), and the plan with what it keeps from them: the column mapping, the classes
+    /// of a label column, the input normalisation's statistics. `scope: .network` reads only
+    /// what the plan needs (for commands that use the network alone).
+    public static func loadData(
+        of spec: ModelSpec, plan: Plan, scope: DataLoader.Scope = .all, log: inout DiagnosticLog
+    ) -> SpecData {
+        DataLoader.load(spec, plan: plan, scope: scope, log: &log)
     }
 
-    /// Samples from a CSV file given on its own (header naming input and output units).
+    /// Samples from a CSV file given on its own, read with the plan's columns and label column
+    /// (header naming input and output units when the plan has neither).
     public static func loadData(csvFile path: String, plan: Plan, log: inout DiagnosticLog) -> Dataset? {
         DataLoader.load(csvFile: path, plan: plan, log: &log)
     }
 
     /// The `train` section as the runtimes take it; the shuffle is seeded by `init`'s seed.
+    /// Without a plan, `freeze` is not resolved (nothing is frozen).
     public static func trainingSettings(of spec: ModelSpec) -> TrainingSettings {
         let train = spec.train
         return TrainingSettings(
             epochs: train.epochs, batchSize: train.batchSize, learningRate: train.learningRate,
-            shuffle: train.shuffle, optimizer: train.optimizer, seed: spec.initialization.seed)
+            shuffle: train.shuffle, optimizer: train.optimizer, seed: spec.initialization.seed,
+            regularization: Regularization(weightDecay: train.weightDecay, clipNorm: train.clipNorm),
+            earlyStopping: train.earlyStopping)
+    }
+
+    /// The `train` section with `freeze` resolved against the plan's parameter keys: a
+    /// pattern that matches no parameter is an error at its place (with the closest key).
+    public static func trainingSettings(of spec: ModelSpec, plan: Plan, log: inout DiagnosticLog) -> TrainingSettings {
+        var settings = trainingSettings(of: spec)
+        guard !spec.train.freeze.isEmpty else { return settings }
+        let keys = plan.parameterKeys()
+        var frozen = [Bool](repeating: false, count: keys.count)
+        for pattern in spec.train.freeze {
+            var matched = false
+            for (index, key) in keys.enumerated() where KeyPattern.matches(pattern.value, key) {
+                frozen[index] = true
+                matched = true
+            }
+            if !matched {
+                let hint = closestMatch(to: pattern.value, among: keys).map { "; did you mean '\($0)'?" } ?? ""
+                log.error("freeze: '\(pattern.value)' matches no parameter (keys look like x1->h1 and h1.bias; * stands for any unit name)\(hint)",
+                          in: spec.path, at: pattern.position)
+            }
+        }
+        settings.regularization.frozen = frozen
+        return settings
     }
 
     /// The format's default training settings with `overrides` applied: what a plan trains with.

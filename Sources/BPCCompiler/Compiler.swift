@@ -266,6 +266,10 @@ struct CompilerContext {
     // MARK: Loss and outputs
 
     mutating func checkOutputs(loss: Loss) {
+        let outputs = units.roles.lazy.filter { $0 == .output }.count
+        if outputs > 0 && outputs < loss.minimumOutputs, let position = spec.loss?.position {
+            error("loss \(loss.name) needs at least \(loss.minimumOutputs) output units (a softmax over one output is always 1, so its loss is 0 and nothing is learnt); the network has \(outputs)", at: position)
+        }
         guard let required = loss.requiredOutputActivation else { return }
         var reported = Set<SourcePosition>()
         for unit in 0..<units.count where units.roles[unit] == .output && units.activations[unit] != required {

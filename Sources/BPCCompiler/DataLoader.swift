@@ -1,44 +1,87 @@
 import BPCPlan
 import BPCSpec
 
-/// Loads a spec's samples (inline or CSV) into a `Dataset` shaped for the plan, reporting
-/// every sample of the wrong length and every CSV problem with its file, row and column.
+/// A spec's data, loaded: the samples as written (raw inputs, targets one-hot for a label
+/// column) and the plan with what it keeps from them.
+public struct SpecData: Sendable {
+    /// The compiled plan with `columns`, `classLabels` and `inputNormalization` filled in from
+    /// `data.columns`, `data.label` and `data.normalize`.
+    public var plan: Plan
+    public var training: Dataset?
+    /// `data.validation`, or the samples `data.validation_split` set aside.
+    public var validation: Dataset?
+    public var test: Dataset?
+
+    public init(plan: Plan, training: Dataset? = nil, validation: Dataset? = nil, test: Dataset? = nil) {
+        self.plan = plan
+        self.training = training
+        self.validation = validation
+        self.test = test
+    }
+}
+
+/// Loads a spec's samples (inline or CSV) into `Dataset`s shaped for the plan, reporting
+/// every sample of the wrong length, every target the loss cannot take and every CSV problem
+/// with its file, line and column.
+///
+/// Datasets hold raw inputs, as the files have them; the plan's normalisation is applied
+/// where samples enter a runtime (`Plan.networkData`), so every sample a user sees or passes
+/// back (`Model.predict(data.input(0))`) is in the units they wrote.
 public enum DataLoader {
     /// Largest CSV file read; data sets beyond this belong in a plan-driven program.
     public static let maxCSVSize = 1 << 31
 
+    /// Which of a spec's samples to load.
+    public enum Scope: Sendable {
+        /// Training, validation and test samples.
+        case all
+        /// Only what the plan depends on: the training samples when `data.label` or
+        /// `data.normalize` is given (class names, statistics), none otherwise. For commands
+        /// that need the network alone.
+        case network
+    }
+
+    /// Loads the spec's data for `plan` (the spec's compiled plan) and fills in the plan's
+    /// data layout. The order fixes what each step sees: classes and the split come from the
+    /// training file, and the statistics from the training samples left after the split.
+    public static func load(_ spec: ModelSpec, plan: Plan, scope: Scope, log: inout DiagnosticLog) -> SpecData {
+        var result = SpecData(plan: plan)
+        guard let data = spec.data else { return result }
+        let errorsBefore = log.errorCount
+        result.plan.columns = columnMappings(data, plan: plan, file: spec.path, log: &log)
+        guard log.errorCount == errorsBefore, scope == .all || data.shapesNetwork else { return result }
+
+        var training = loadTraining(data, spec: spec, plan: &result.plan, log: &log)
+        if let samples = training, let fraction = data.validationSplit,
+           let parts = split(samples, fraction: fraction, seed: spec.initialization.seed, file: spec.path, log: &log) {
+            training = parts.training
+            result.validation = parts.validation
+        }
+        if let samples = training, let method = data.normalize?.value {
+            result.plan.inputNormalization = InputNormalization(method: method, statisticsOf: samples)
+        }
+        result.training = training
+        // The held-out sets are read even when the training samples were not, so that every
+        // problem is reported at once; but a label column's classes come from the training file.
+        guard scope == .all, training != nil || data.label == nil else { return result }
+        if let validation = data.validation { result.validation = load(validation, specPath: spec.path, plan: result.plan, log: &log) }
+        if let test = data.test { result.test = load(test, specPath: spec.path, plan: result.plan, log: &log) }
+        return result
+    }
+
+    /// Loads one sample set written in the spec (`data.test`, say) with the plan's layout:
+    /// its column mapping and label column with the plan's classes.
     public static func load(
         _ source: SampleSource, specPath: String, plan: Plan, log: inout DiagnosticLog
     ) -> Dataset? {
-        let inputWidth = plan.inputUnits.count
-        let targetWidth = plan.outputUnits.count
-        var dataset = Dataset(inputWidth: inputWidth, targetWidth: targetWidth)
-        switch source {
-        case .samples(let samples):
-            let errorsBefore = log.errorCount
-            dataset.inputs.reserveCapacity(samples.count * inputWidth)
-            dataset.targets.reserveCapacity(samples.count * targetWidth)
-            for sample in samples {
-                guard checkWidths(input: sample.input.count, target: sample.target.count, plan: plan,
-                                  file: specPath, at: sample.position, log: &log) else { continue }
-                dataset.append(input: sample.input, target: sample.target)
-            }
-            return log.errorCount == errorsBefore ? dataset : nil
-        case .csv(let path):
-            let resolved = resolve(path.value, relativeTo: specPath)
-            var fileLog = DiagnosticLog()
-            guard let text = readText(resolved, log: &fileLog) else {
-                log.error("cannot read data file '\(path.value)' (\(resolved)): \(fileLog.diagnostics.first?.message ?? "unreadable")", in: specPath, at: path.position)
-                return nil
-            }
-            return CSVReader(path: resolved, plan: plan).read(text, log: &log)
-        }
+        load(source, specPath: specPath, plan: plan, layout: CSVLayout(plan: plan), log: &log)?.data
     }
 
-    /// Loads a CSV file named on its own (not from a spec), e.g. data given beside a plan file.
+    /// Loads a CSV file named on its own (not from a spec), e.g. data given beside a plan file,
+    /// with the plan's layout.
     public static func load(csvFile path: String, plan: Plan, log: inout DiagnosticLog) -> Dataset? {
-        guard let text = readText(path, log: &log) else { return nil }
-        return CSVReader(path: path, plan: plan).read(text, log: &log)
+        guard let bytes = readRegularFile(path, maxSize: maxCSVSize, log: &log) else { return nil }
+        return CSVReader(path: path, plan: plan, layout: CSVLayout(plan: plan)).read(bytes, log: &log)?.data
     }
 
     /// Checks a sample's lengths against the plan's input and output units.
@@ -70,118 +113,137 @@ public enum DataLoader {
         return String(specPath[...slash]) + path
     }
 
-    static func readText(_ path: String, log: inout DiagnosticLog) -> String? {
-        readRegularFile(path, maxSize: maxCSVSize, log: &log).map { String(decoding: $0, as: UTF8.self) }
+    // MARK: Steps
+
+    /// `data.columns` checked against the units: each header feeds a distinct input unit, or
+    /// an output unit when no label column makes the targets. Problems are the spec's.
+    private static func columnMappings(_ data: DataSpec, plan: Plan, file: String, log: inout DiagnosticLog) -> [ColumnMapping]? {
+        if let label = data.label, let column = data.columns?.first(where: { $0.header.value == label.value }) {
+            log.error("the label column '\(label.value)' also feeds unit \(column.unit.text) in data.columns; a column is one or the other",
+                      in: file, at: label.position)
+        }
+        guard let columns = data.columns else { return nil }
+        var roles: [String: UnitRole] = [:]
+        for unit in plan.inputUnits + plan.outputUnits { roles[plan.unitNames[Int(unit)]] = plan.roles[Int(unit)] }
+        var fedBy: [String: String] = [:]
+        var mappings: [ColumnMapping] = []
+        for column in columns {
+            let unit = column.unit.text
+            let header = column.header.value
+            switch roles[unit] {
+            case nil:
+                let isGroup = column.unit.member == nil && plan.unitNames.contains(unit + "[0]")
+                let isHidden = plan.unitNames.contains(unit)
+                let hint = suggestion(for: unit, among: roles.keys.sorted())
+                log.error(isGroup ? "'\(unit)' is a group; a column feeds one unit, like \(unit)[0]"
+                          : isHidden ? "'\(unit)' is a hidden unit; columns feed input and output units"
+                          : "unknown unit '\(unit)'\(hint)", in: file, at: column.unit.position)
+            case .output? where data.label != nil:
+                log.error("'\(unit)' is an output unit, but the targets come from the label column '\(data.label?.value ?? "")'; map columns to input units",
+                          in: file, at: column.unit.position)
+            default:
+                if let earlier = fedBy[unit] {
+                    log.error("unit \(unit) is already fed by column '\(earlier)'", in: file, at: column.unit.position)
+                }
+                fedBy[unit] = header
+                mappings.append(ColumnMapping(header: header, unit: unit))
+            }
+        }
+        return mappings
     }
-}
 
-
-/// A CSV data file: a header naming input and output units (group members as `x[0]`), then one
-/// numeric row per sample. Fields are separated by commas; surrounding spaces are ignored;
-/// quoted fields are not needed for numbers and are not accepted.
-struct CSVReader {
-    let path: String
-    let plan: Plan
-
-    func read(_ text: String, log: inout DiagnosticLog) -> Dataset? {
-        // Split on the byte, so "\r\n" (one Character) ends lines too; a leading byte order
-        // mark (spreadsheets write one) is not part of the first column's name.
-        var utf8 = Substring(text).utf8[...]
-        if utf8.starts(with: [0xEF, 0xBB, 0xBF]) { utf8 = utf8.dropFirst(3) }
-        let lines = utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { Substring($0) }
-        guard let header = lines.first, !header.allSatisfy(\.isWhitespace) else {
-            log.error("the CSV file is empty; its first line must name the columns", in: path, at: .startOfFile)
+    /// The training samples; with a label column, the classes found become the plan's.
+    private static func loadTraining(_ data: DataSpec, spec: ModelSpec, plan: inout Plan, log: inout DiagnosticLog) -> Dataset? {
+        var layout = CSVLayout(plan: plan)
+        if let label = data.label {
+            layout.label = LabelColumn(name: label.value, classes: nil)
+            layout.ignoresOtherColumns = true
+        }
+        guard let contents = load(data.training, specPath: spec.path, plan: plan, layout: layout, log: &log) else { return nil }
+        guard let label = data.label, let classes = contents.classes else { return contents.data }
+        let outputs = plan.outputUnits.count
+        guard classes.count == outputs else {
+            let listed = classes.prefix(8).joined(separator: ", ") + (classes.count > 8 ? ", ..." : "")
+            log.error("label '\(label.value)' has \(counted(classes.count, "class")) (\(listed)) but the network has \(counted(outputs, "output unit")) (\(names(plan.outputUnits, plan))); it needs one output per class",
+                      in: spec.path, at: label.position)
             return nil
         }
-        let errorsBefore = log.errorCount
-        var unitColumn: [String: Int] = [:]
-        for (index, unit) in plan.unitNames.enumerated() where plan.roles[index] != .hidden {
-            unitColumn[unit] = index
-        }
-        var inputSlot: [Int32: Int] = [:]
-        for (slot, unit) in plan.inputUnits.enumerated() { inputSlot[unit] = slot }
-        var outputSlot: [Int32: Int] = [:]
-        for (slot, unit) in plan.outputUnits.enumerated() { outputSlot[unit] = slot }
+        plan.classLabels = ClassLabels(column: label.value, names: classes)
+        return contents.data
+    }
 
-        // Each column goes to an input slot (>= 0) or an output slot (encoded as -1 - slot).
-        var destination: [Int] = []
-        var seenInputs = Set<Int>()
-        var seenOutputs = Set<Int>()
-        for field in fields(of: header) {
-            let name = field.text
-            let position = SourcePosition(line: 1, column: field.column)
-            guard let unit = unitColumn[name] else {
-                let hint = suggestion(for: name, among: plan.inputUnits.map { plan.unitNames[Int($0)] } + plan.outputUnits.map { plan.unitNames[Int($0)] })
-                log.error("unknown column '\(name)': columns name input and output units\(hint)", in: path, at: position)
-                destination.append(Int.min)
-                continue
-            }
-            if let slot = inputSlot[Int32(unit)] {
-                if !seenInputs.insert(slot).inserted { log.error("column '\(name)' appears twice", in: path, at: position) }
-                destination.append(slot)
-            } else if let slot = outputSlot[Int32(unit)] {
-                if !seenOutputs.insert(slot).inserted { log.error("column '\(name)' appears twice", in: path, at: position) }
-                destination.append(-1 - slot)
-            } else {
-                log.error("column '\(name)' names a hidden unit; columns name input and output units", in: path, at: position)
-                destination.append(Int.min)
-            }
-        }
-        for (slot, unit) in plan.inputUnits.enumerated() where !seenInputs.contains(slot) {
-            log.error("missing column '\(plan.unitNames[Int(unit)])' (an input unit)", in: path, at: .startOfFile)
-        }
-        for (slot, unit) in plan.outputUnits.enumerated() where !seenOutputs.contains(slot) {
-            log.error("missing column '\(plan.unitNames[Int(unit)])' (an output unit)", in: path, at: .startOfFile)
-        }
-        guard log.errorCount == errorsBefore else { return nil }
-
-        var dataset = Dataset(inputWidth: plan.inputUnits.count, targetWidth: plan.outputUnits.count)
-        dataset.inputs.reserveCapacity((lines.count - 1) * dataset.inputWidth)
-        dataset.targets.reserveCapacity((lines.count - 1) * dataset.targetWidth)
-        var input = [Double](repeating: 0, count: dataset.inputWidth)
-        var target = [Double](repeating: 0, count: dataset.targetWidth)
-        for (offset, line) in lines.enumerated().dropFirst() where !line.allSatisfy(\.isWhitespace) {
-            let row = fields(of: line)
-            let lineNumber = offset + 1
-            guard row.count == destination.count else {
-                log.error("row has \(counted(row.count, "field")) but the header has \(destination.count)", in: path, at: SourcePosition(line: lineNumber, column: 1))
-                continue
-            }
-            for (field, column) in zip(row, destination) {
-                guard case .number(let value) = ScalarValue(plain: field.text), value.isFinite else {
-                    log.error("'\(field.text.prefix(40))' is not a number", in: path, at: SourcePosition(line: lineNumber, column: field.column))
+    /// Inline samples (lengths and targets checked at each sample) or a CSV file.
+    private static func load(
+        _ source: SampleSource, specPath: String, plan: Plan, layout: CSVLayout, log: inout DiagnosticLog
+    ) -> CSVReader.Contents? {
+        switch source {
+        case .samples(let samples):
+            let errorsBefore = log.errorCount
+            var dataset = Dataset(inputWidth: plan.inputUnits.count, targetWidth: plan.outputUnits.count)
+            dataset.inputs.reserveCapacity(samples.count * dataset.inputWidth)
+            dataset.targets.reserveCapacity(samples.count * dataset.targetWidth)
+            for sample in samples {
+                guard checkWidths(input: sample.input.count, target: sample.target.count, plan: plan,
+                                  file: specPath, at: sample.position, log: &log) else { continue }
+                if let problem = plan.loss.targetProblem(sample.target[...]) {
+                    let output = problem.output.map { " (output \(plan.unitNames[Int(plan.outputUnits[$0])]))" } ?? ""
+                    log.error(problem.message + output, in: specPath, at: sample.position)
                     continue
                 }
-                if column >= 0 { input[column] = value } else { target[-1 - column] = value }
+                dataset.append(input: sample.input, target: sample.target)
             }
-            dataset.append(input: input, target: target)
+            return log.errorCount == errorsBefore ? CSVReader.Contents(data: dataset) : nil
+        case .csv(let path):
+            let resolved = resolve(path.value, relativeTo: specPath)
+            var fileLog = DiagnosticLog()
+            guard let bytes = readRegularFile(resolved, maxSize: maxCSVSize, log: &fileLog) else {
+                log.error("cannot read data file '\(path.value)' (\(resolved)): \(fileLog.diagnostics.first?.message ?? "unreadable")", in: specPath, at: path.position)
+                return nil
+            }
+            return CSVReader(path: resolved, plan: plan, layout: layout).read(bytes, log: &log)
         }
-        if dataset.count == 0 && log.errorCount == errorsBefore {
-            log.error("the CSV file has a header but no samples", in: path, at: SourcePosition(line: 2, column: 1))
-        }
-        return log.errorCount == errorsBefore ? dataset : nil
     }
 
-    /// Comma-separated fields with their 1-based columns, trimmed of spaces and a final '\r'.
-    private func fields(of line: Substring) -> [(text: String, column: Int)] {
-        var result: [(String, Int)] = []
-        var column = 1
-        for raw in line.split(separator: ",", omittingEmptySubsequences: false) {
-            var text = raw
-            while text.last == "\r" || text.last == " " || text.last == "\t" { text.removeLast() }
-            var leading = 0
-            while text.first == " " || text.first == "\t" {
-                text.removeFirst()
-                leading += 1
-            }
-            result.append((String(text), column + leading))
-            column += raw.count + 1
+    /// Sets aside `fraction` of the samples (rounded to the nearest count) for validation:
+    /// the first ones of a Fisher-Yates shuffle of the sample indices drawn from SplitMix64
+    /// seeded with `init.seed` xor a constant (a stream of its own, apart from the weights' and
+    /// the shuffle's), so a spec and seed always set aside the same samples. Both parts keep
+    /// the file's order.
+    private static func split(
+        _ data: Dataset, fraction: Located<Double>, seed: UInt64, file: String, log: inout DiagnosticLog
+    ) -> (training: Dataset, validation: Dataset)? {
+        let count = data.count
+        let setAside = Int((fraction.value * Double(count)).rounded())
+        guard setAside >= 1 && setAside < count else {
+            log.error("validation_split \(fraction.value) of \(counted(count, "training sample")) sets aside \(setAside); training and validation need at least one sample each",
+                      in: file, at: fraction.position)
+            return nil
         }
-        return result
+        var order = Array(0..<count)
+        var generator = SeededGenerator(seed: seed ^ validationStream)
+        for index in 0..<setAside { order.swapAt(index, index + generator.nextIndex(below: count - index)) }
+        var isValidation = [Bool](repeating: false, count: count)
+        for index in order[0..<setAside] { isValidation[index] = true }
+        var training = Dataset(inputWidth: data.inputWidth, targetWidth: data.targetWidth)
+        var validation = training
+        for sample in 0..<count {
+            if isValidation[sample] {
+                validation.inputs += data.input(sample)
+                validation.targets += data.target(sample)
+            } else {
+                training.inputs += data.input(sample)
+                training.targets += data.target(sample)
+            }
+        }
+        return (training, validation)
     }
+
+    /// "VALIDATE" in ASCII: separates the split's stream from the others drawn from `init.seed`.
+    private static let validationStream: UInt64 = 0x5641_4C49_4441_5445
 }
 
-/// "1 output", "3 outputs".
+/// "1 output", "3 outputs"; "1 class", "3 classes".
 public func counted(_ count: Int, _ noun: String) -> String {
-    "\(count) \(noun)\(count == 1 ? "" : "s")"
+    let plural = noun.hasSuffix("s") ? noun + "es" : noun + "s"
+    return "\(count) \(count == 1 ? noun : plural)"
 }

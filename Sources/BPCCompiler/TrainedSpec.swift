@@ -60,6 +60,7 @@ extension ModelSpec {
         }
         data.training = move(data.training)
         data.test = data.test.map(move)
+        data.validation = data.validation.map(move)
         var result = self
         result.data = data
         result.path = newPath

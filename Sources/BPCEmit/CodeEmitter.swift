@@ -16,6 +16,9 @@ public struct EmitOptions: Sendable {
     public var prefix: String
     /// Also generate a training step (SGD on the plan's loss).
     public var train = false
+    /// Parameters the training step leaves as they are (`train.freeze`), in plan order; empty
+    /// when none are frozen.
+    public var frozen: [Bool] = []
     /// binary32 instead of binary64.
     public var singlePrecision = false
     /// Nil: straight-line up to `straightLineEdgeLimit` edges, tables beyond.
@@ -120,7 +123,10 @@ private struct Generator {
         let summary = plan.summary
         // Unit names and the source are arbitrary text (a plan file may name units anything).
         let inputs = plan.inputUnits.map { CodeEmitter.commentText(plan.unitNames[Int($0)]) }
-        let outputs = plan.outputUnits.map { CodeEmitter.commentText(plan.unitNames[Int($0)]) }
+        let classNames = plan.classNames
+        let outputs = plan.outputUnits.enumerated().map { index, unit in
+            CodeEmitter.commentText(plan.unitNames[Int(unit)]) + (classNames.map { " (class \(CodeEmitter.commentText($0[index])))" } ?? "")
+        }
         let source = CodeEmitter.commentText(options.source)
         let layout = options.resolvedLayout(for: plan)
         let comment = dialect == .c ? " *" : "//"
@@ -130,6 +136,11 @@ private struct Generator {
             "\(summary.units) units, \(summary.edges) edges, \(summary.parameters) parameters, loss \(plan.loss.name), \(real), \(layout.rawValue).",
             "Inputs, in order: \(inputs.joined(separator: ", ")).",
             "Outputs, in order: \(outputs.joined(separator: ", ")).",
+        ]
+        if let normalization = plan.inputNormalization {
+            header.append("Inputs are raw measurements: every function first normalises them, x' = (x - shift) * scale, with the \(normalization.method.rawValue) statistics of the training data.")
+        }
+        header += [
             "Needs only the \(dialect == .c ? "C math library (<math.h>, link with -lm)" : "platform C library (Glibc or Darwin)"); allocates nothing.",
         ]
         if dialect == .c {
@@ -359,8 +370,15 @@ private struct Generator {
 
     mutating func forwardBody() {
         for (index, unit) in plan.inputUnits.enumerated() {
-            emit("a[\(unit)] = input[\(index)];")
-            emit("z[\(unit)] = input[\(index)];")
+            if let normalization = plan.inputNormalization {
+                // The runtime's `InputNormalization.normalized`, operation for operation.
+                let shift = math.literal(normalization.shift[index]), scale = math.literal(normalization.scale[index])
+                emit("a[\(unit)] = (input[\(index)] - \(parenthesized(shift))) * \(parenthesized(scale));")
+                emit("z[\(unit)] = a[\(unit)];")
+            } else {
+                emit("a[\(unit)] = input[\(index)];")
+                emit("z[\(unit)] = input[\(index)];")
+            }
         }
         switch options.resolvedLayout(for: plan) {
         case .straightLine:
@@ -392,6 +410,9 @@ private struct Generator {
             }
         }
     }
+
+    /// A negative literal in parentheses, so it reads the same after a binary operator.
+    func parenthesized(_ literal: String) -> String { literal.hasPrefix("-") ? "(\(literal))" : literal }
 
     /// `p[i]` with an index of table type: C indexes with int directly; Swift needs Int().
     func index(_ expression: String) -> String { dialect == .c ? expression : "Int(\(expression))" }
@@ -467,7 +488,11 @@ private struct Generator {
                 g.emit(g.dialect == .c ? "\(g.real) loss = \(g.math.literal(0));" : "var loss: \(g.real) = 0")
                 g.emit(g.dialect == .c ? "\(g.prefix)_run(p, input, a, z);" : "run(p, input, a, z)")
                 for line in lossLines { g.emit(line) }
+                // Frozen parameters are put back after the update: their values, bit for bit.
+                let frozen = g.options.frozen.indices.filter { g.options.frozen[$0] && $0 < g.plan.parameterCount }
+                for parameter in frozen { g.emit(g.declare("frozen_\(parameter)", "p[\(parameter)]", mutable: false)) }
                 g.backward()
+                for parameter in frozen { g.emit("p[\(parameter)] = frozen_\(parameter);") }
                 g.emit(g.dialect == .c ? "return loss;" : "return loss")
             }
         }

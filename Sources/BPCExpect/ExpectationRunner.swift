@@ -74,8 +74,13 @@ public enum ExpectationRunner {
         }
     }
 
-    /// Runs every entry of a validated spec (`validate` found no error).
-    public static func run(_ model: ExpectationSubject) -> [ExpectationResult] {
+    /// Runs every entry of a validated spec (`validate` found no error). The subject's samples
+    /// and the entries' `in` are raw, as written; the plan's normalisation is applied here,
+    /// where they enter the runtime.
+    public static func run(_ subject: ExpectationSubject) -> [ExpectationResult] {
+        var model = subject
+        model.training = subject.training.map(subject.plan.networkData)
+        model.test = subject.test.map(subject.plan.networkData)
         var initial: Network
         do {
             initial = try Network(plan: model.plan)
@@ -132,7 +137,7 @@ public enum ExpectationRunner {
                 failures.append("\(what): expected \(expected), got \(actual) (off by \(difference), tolerance \(tolerance))")
             }
         }
-        if let input = entry.input?.value {
+        if let input = entry.input.map({ model.plan.networkInput($0.value) }) {
             let outputs = network.predict(input)
             let expectedOutputs = entry.outputs?.value ?? (entry.after == .train ? entry.target?.value : nil)
             if let expectedOutputs {

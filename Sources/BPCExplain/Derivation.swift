@@ -45,14 +45,18 @@ public struct Derivation: Sendable {
 
     public enum Failure: Error, Equatable {
         case parameterOutOfRange(Int)
-        case maxPathsBelowOne
+        case maxPathsOutOfRange
     }
+
+    /// The most paths a derivation lists: the search keeps up to this many terms per unit, so
+    /// memory grows with units x paths listed; a listing longer than this is no longer read.
+    public static let maxPathsLimit = 10_000
 
     /// Derives `parameter` (an index into the plan's parameters) for the sample `pass` ran.
     public init(_ pass: SamplePass, parameter: Int, maxPaths: Int = 64) throws(Failure) {
         let plan = pass.plan
         guard (0..<plan.parameterCount).contains(parameter) else { throw .parameterOutOfRange(parameter) }
-        guard maxPaths >= 1 else { throw .maxPathsBelowOne }
+        guard (1...Self.maxPathsLimit).contains(maxPaths) else { throw .maxPathsOutOfRange }
         self.pass = pass
         self.parameter = parameter
         self.maxPaths = maxPaths
@@ -96,8 +100,11 @@ public struct Derivation: Sendable {
     public func numbers(of path: Path) -> MathExpression {
         let plan = pass.plan
         guard let last = path.units.last else { return .number(0) }
-        var factors: [MathExpression] = [.number(pass.outputTerms[last])]
         let notation = rules.notation
+        // The loss's term as its own factors ((ŷ - y), h'(a_o), 2/n), each beside its symbol.
+        let term = notation.outputTerm(last).numbers
+        var factors: [MathExpression]
+        if case .product(let parts) = term { factors = parts } else { factors = [term] }
         for step in stride(from: path.units.count - 2, through: 0, by: -1) {
             let from = path.units[step], to = path.units[step + 1]
             for edge in Int(plan.fanInStart[to])..<Int(plan.fanInStart[to + 1]) where Int(plan.fanInSource[edge]) == from {
@@ -135,8 +142,8 @@ public struct Derivation: Sendable {
             .math(.symbol(.output, unit: "j")), .text(" its output (an input unit's is the input), "),
             .math(.symbol(.weight, .edge(from: "i", to: "j"))), .text(" the weight of the edge from i to j, "),
             .math(.symbol(.delta, unit: "j")), .text(" = "), .math(.partial(.symbol(.loss, .none), .symbol(.netInput, unit: "j"))),
-            .text("; \(notation.lossLetters)."),
-        ]))
+            .text("; "),
+        ] + notation.lossLetters + [.text(".")]))
 
         blocks.append(.heading("1. The chain rule, one term per path"))
         guard !paths.isEmpty else {
@@ -160,7 +167,8 @@ public struct Derivation: Sendable {
 
         blocks.append(.heading("2. With this sample's numbers"))
         var numberRows = paths.enumerated().map { index, path in
-            EquationRow(index == 0 ? derivative : nil, index == 0 ? .equals : .plus, [numbers(of: path), .number(path.value)], note: route(path))
+            EquationRow(index == 0 ? derivative : nil, index == 0 ? .equals : .plus, [numbers(of: path), .number(path.value)],
+                        note: route(path), breaksLines: false)
         }
         var terms = paths.map { MathExpression.number($0.value) }
         if !isComplete { terms.append(.number(omittedSum)) }

@@ -14,12 +14,17 @@ public struct EquationRow: Sendable, Equatable {
     public var rhs: [MathExpression]
     /// A remark shown beside the row: which path, which simplification.
     public var note: String?
+    /// Whether typeset forms (LaTeX, MathML) may put each right side on its own line; false
+    /// where the last form is the value of this row's term alone (a path's term in a sum),
+    /// which on a line of its own would read as the value of the whole.
+    public var breaksLines: Bool
 
-    public init(_ lhs: MathExpression?, _ relation: Relation = .equals, _ rhs: [MathExpression], note: String? = nil) {
+    public init(_ lhs: MathExpression?, _ relation: Relation = .equals, _ rhs: [MathExpression], note: String? = nil, breaksLines: Bool = true) {
         self.lhs = lhs
         self.relation = relation
         self.rhs = rhs
         self.note = note
+        self.breaksLines = breaksLines
     }
 
     /// The row on one line of text, without its note.
@@ -117,6 +122,8 @@ public struct Explanation: Sendable, Equatable {
             if "\\`*_{}[]<>#|$".contains(character) { output += "\\" }
             output.append(character)
         }
+        // A paragraph starting with + or - would be a list item.
+        if let first = output.first, "+-".contains(first) { output = "\\" + output }
         return output
     }
 
@@ -163,9 +170,10 @@ public struct Explanation: Sendable, Equatable {
     /// chains fit a page; the note goes beside the first.
     private static func alignedLaTeX(_ rows: [EquationRow]) -> String {
         rows.flatMap { row in
-            row.rhs.enumerated().map { index, form in
+            (row.breaksLines ? row.rhs.map { [$0] } : [row.rhs]).enumerated().map { index, forms in
+                let form = forms.map(\.latex).joined(separator: " = ")
                 var line = index == 0 ? (row.lhs?.latex ?? "") + " &" + row.relation.rawValue + " " : " &= "
-                line += form.latex
+                line += form
                 if index == 0, let note = row.note { line += " && \\text{" + LaTeXText.escaped(note) + "}" }
                 return line
             }
@@ -192,10 +200,15 @@ public struct Explanation: Sendable, Equatable {
                 var table = XMLElement("mtable", ["columnalign": "right left left", "class": "derivation"])
                 for row in rows {
                     // One table row per form, as in LaTeX: long chains stay readable.
-                    for (index, form) in row.rhs.enumerated() {
+                    for (index, forms) in (row.breaksLines ? row.rhs.map { [$0] } : [row.rhs]).enumerated() {
                         let relation = index == 0 ? row.relation.rawValue : "="
                         let lhs = index == 0 ? row.lhs.map { [XMLNode.element($0.mathML)] } ?? [] : []
-                        let right = XMLElement("mrow", [], [.element(XMLElement("mo", text: relation)), .element(form.mathML)])
+                        var parts = [XMLNode.element(XMLElement("mo", text: relation))]
+                        for (position, form) in forms.enumerated() {
+                            if position > 0 { parts.append(.element(XMLElement("mo", text: "="))) }
+                            parts.append(.element(form.mathML))
+                        }
+                        let right = XMLElement("mrow", [], parts)
                         let note = index == 0 ? row.note.map { [XMLNode.element(XMLElement("mtext", text: "  (" + $0 + ")"))] } ?? [] : []
                         table.append(XMLElement("mtr", [], [
                             .element(XMLElement("mtd", [], lhs)), .element(XMLElement("mtd", [], [.element(right)])), .element(XMLElement("mtd", [], note)),

@@ -29,7 +29,7 @@ public struct GradientTrace: Sendable {
         let units = Array((0..<plan.unitCount).reversed())
         var blocks: [ExplanationBlock] = [
             .paragraph([.text("Loss \(plan.loss.name): "), .math(.symbol(.loss, .none)), .text(" = "), .math(rules.notation.lossDefinition),
-                        .text(" = \(pass.loss); \(rules.notation.lossLetters).")]),
+                        .text(" = \(NumberText.short(pass.loss)); ")] + rules.notation.lossLetters + [.text(".")]),
             .heading("The delta rule, from the outputs back"),
             .paragraph(Notation.deltaRule + [.text(", plus the loss's own term at an output; for an input unit, δ is ∂E/∂x.")]),
             .equations(units.map { rules.deltaRow($0) }),

@@ -209,7 +209,10 @@ public indirect enum MathExpression: Sendable, Equatable {
         case .negative(let value):
             return XMLElement("mrow", [], [.element(XMLElement("mo", text: "−")), .element(value.needsParenthesesAfterMinus ? Self.parenthesized(value.mathML) : value.mathML)])
         case .named(let name, let argument):
-            return XMLElement("mrow", [], [.element(XMLElement("mi", text: name)), .element(Self.parenthesized(argument.mathML))])
+            // A trailing ' (h') is a prime, as σ′ is written.
+            var function = XMLElement("mi", text: name.hasSuffix("'") ? String(name.dropLast()) : name)
+            if name.hasSuffix("'") { function = XMLElement("msup", [], [.element(function), .element(XMLElement("mo", text: "′"))]) }
+            return XMLElement("mrow", [], [.element(function), .element(Self.parenthesized(argument.mathML))])
         case .sumOver(let index, let body):
             let sigma = XMLElement("munder", [], [.element(XMLElement("mo", text: "∑")), .element(XMLElement("mi", text: index))])
             return XMLElement("mrow", [], [.element(sigma), .element(body.needsParenthesesInSum ? Self.parenthesized(body.mathML) : body.mathML)])
@@ -236,7 +239,9 @@ public indirect enum MathExpression: Sendable, Equatable {
             let exponent = Int(text[text.index(after: e)...]) ?? 0
             magnitude = XMLElement("mrow", [], [
                 .element(XMLElement("mn", text: String(text[..<e]))), .element(XMLElement("mo", text: "×")),
-                .element(XMLElement("msup", [], [.element(XMLElement("mn", text: "10")), .element(XMLElement("mn", text: String(exponent)))])),
+                .element(XMLElement("msup", [], [.element(XMLElement("mn", text: "10")), .element(exponent < 0
+                    ? XMLElement("mrow", [], [.element(XMLElement("mo", text: "−")), .element(XMLElement("mn", text: String(-exponent)))])
+                    : XMLElement("mn", text: String(exponent)))])),
             ])
         } else {
             magnitude = XMLElement("mn", text: text)

@@ -64,7 +64,8 @@ struct Notation {
     /// The side of the kink a relu-like unit is on, for the note beside its slope.
     func slopeNote(_ unit: Int) -> String? {
         switch plan.activations[unit] {
-        case .relu, .leakyReLU: pass.netInputs[unit] > 0 ? "a > 0" : "a ≤ 0"
+        case .relu, .leakyReLU:
+            pass.netInputs[unit] > 0 ? "a > 0" : (pass.netInputs[unit] == 0 ? "a = 0, the kink: bpc takes the left slope" : "a < 0")
         default: nil
         }
     }
@@ -142,11 +143,17 @@ struct Notation {
     }
 
     /// What the output letters stand for, for the explanation's opening lines.
-    var lossLetters: String {
+    var lossLetters: [Inline] {
         switch plan.loss {
-        case .halfSquaredError, .meanSquaredError: "ŷ is an output unit's z and y its target (note 1)"
-        case .binaryCrossEntropy: "y = σ(a) is an output unit's z and r its target (note 2)"
-        case .softmaxCrossEntropy: "p_o = e^(a_o) / Σ_k e^(a_k) is the softmax of the output units' a and t_o the target"
+        case .halfSquaredError, .meanSquaredError:
+            return [.math(.symbol(.prediction, .none)), .text(" is an output unit's z and "), .math(.symbol(.y, .none)), .text(" its target (note 1)")]
+        case .binaryCrossEntropy:
+            return [.math(.symbol(.y, .none)), .text(" = "), .math(.call(MathFunction(.sigmoid, derivative: false), .symbol(.netInput, .none))),
+                    .text(" is an output unit's z and "), .math(.symbol(.r, .none)), .text(" its target (note 2)")]
+        case .softmaxCrossEntropy:
+            let softmax = MathExpression.fraction(.named("exp", .symbol(.netInput, unit: "o")), .sumOver("k", .named("exp", .symbol(.netInput, unit: "k"))))
+            return [.math(.symbol(.probability, unit: "o")), .text(" = "), .math(softmax), .text(" is the softmax of the output units' net inputs and "),
+                    .math(.symbol(.t, unit: "o")), .text(" the target")]
         }
     }
 

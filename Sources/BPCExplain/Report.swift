@@ -105,6 +105,9 @@ public struct Report: Sendable {
     public var summary: Summary?
     public var predictions: Predictions?
     public var derivations: [ParameterDerivation]
+    /// What the derivations are of (which parameters, which sample), or why there are none;
+    /// the section shows when either is present.
+    public var derivationsNote: String?
 
     /// Past this many parameters the table lists the first ones and says how many more there
     /// are: a page of a million rows helps nobody, and a saved plan holds them all.
@@ -148,7 +151,7 @@ public struct Report: Sendable {
             ("outputs", "Outputs against targets", outputs()),
             ("parameters", "Parameters", parameterTable()),
         ]
-        if !derivations.isEmpty { sections.append(("derivations", "Derivations", derivationEntries())) }
+        if !derivations.isEmpty || derivationsNote != nil { sections.append(("derivations", "Derivations", derivationEntries())) }
         var body = XMLElement("body")
         body.append(XMLElement("h1", text: title))
         if let description { body.append(XMLElement("p", ["class": "description"], text: description)) }
@@ -191,7 +194,7 @@ public struct Report: Sendable {
     }
 
     private func derivationEntries() -> [XMLElement] {
-        var entries = [XMLElement("p", text: "How backpropagation arrives at each gradient, for one sample.")]
+        var entries = [XMLElement("p", text: derivationsNote ?? "How backpropagation arrives at each gradient, for one sample.")]
         for (index, derivation) in derivations.enumerated() {
             var entry = XMLElement("section", ["class": "derivation", "id": "derivation-" + String(index + 1), "data-key": derivation.key])
             if !Self.opensWithHeading(derivation.content) {

@@ -85,39 +85,48 @@ public struct FastTrainer {
         return bytes >= Double(Int.max) ? Int.max : Int(bytes)
     }
 
-    /// Trains `plan` from `parameters` (a verified plan; `Network.init` verifies) on `data` and
-    /// returns the trained parameters in binary64. `shouldContinue(epoch, meanLoss)` runs after
+    /// Trains `plan` from `parameters` (a verified plan; `Network.init` verifies) on `data`, or
+    /// from `resume` (a state an earlier run of the same plan, settings, precision and thread
+    /// count reported), and returns the trained parameters in binary64. `afterEpoch` runs after
     /// each epoch; returning false stops cleanly.
     public func train(
-        plan: Plan, parameters: [Double], on data: Dataset,
-        shouldContinue: (Int, Double) -> Bool = { _, _ in true }
+        plan: Plan, parameters: [Double], on data: Dataset, resume: TrainingState? = nil,
+        afterEpoch: EpochCallback = { _, _, _, _ in true }
     ) throws(NonFiniteValue) -> (parameters: [Double], report: TrainingReport) {
+        let start = resume?.parameters ?? parameters
         switch precision {
-        case .f32: return try train(ParameterSlab<Float>(parameters), plan, data, shouldContinue)
-        case .f64: return try train(ParameterSlab<Double>(parameters), plan, data, shouldContinue)
+        case .f32: return try train(ParameterSlab<Float>(start), plan, data, resume, afterEpoch)
+        case .f64: return try train(ParameterSlab<Double>(start), plan, data, resume, afterEpoch)
         }
     }
 
     private func train<Scalar: KernelScalar>(
-        _ slab: ParameterSlab<Scalar>, _ plan: Plan, _ data: Dataset, _ shouldContinue: (Int, Double) -> Bool
+        _ slab: ParameterSlab<Scalar>, _ plan: Plan, _ data: Dataset, _ resume: TrainingState?, _ afterEpoch: EpochCallback
     ) throws(NonFiniteValue) -> (parameters: [Double], report: TrainingReport) {
         let threadCount = threadCount(for: plan, samples: data.count)
         let share = share(capacity: batchCapacity(samples: data.count), threads: threadCount)
         let kernels = KernelPlan(plan: plan, dense: KernelPlan.laneWidth(batchSize: share) > 1)
         let primary = BatchEngine<Scalar>(plan: plan, batchSize: share, parameters: slab, kernels: kernels, variant: variant)
         let gradients = primary.gradients
-        var optimizer = OptimizerState<Scalar>(settings.optimizer, parameterCount: slab.count)
+        var optimizer = OptimizerState<Scalar>(settings.optimizer, parameterCount: slab.count, regularization: settings.regularization)
+        if let resume { optimizer.restore(resume.optimizer) }
         let workers = (1..<threadCount).map { _ in
             let engine = BatchEngine<Scalar>(plan: plan, batchSize: share, parameters: slab, kernels: kernels, variant: variant)
             let part = BatchPart()
             return (engine: engine, part: part, thread: WorkerThread { part.run(engine) })
         }
         defer { for worker in workers { worker.thread.stop() } }
-        let online = share == 1 && settings.batchSize == 1 && settings.optimizer == .sgd
+        // The online step updates inside the backward pass, so it serves plain SGD only.
+        let online = share == 1 && settings.batchSize == 1 && settings.optimizer == .sgd && settings.regularization.isIdentity
         let report = try data.inputs.withUnsafeBufferPointer { (inputs) throws(NonFiniteValue) in
             try data.targets.withUnsafeBufferPointer { (targets) throws(NonFiniteValue) in
-                try runEpochs(samples: data.count, settings: settings, shouldContinue: shouldContinue) {
-                    (order, first, count, rate, position) throws(NonFiniteValue) in
+                try runEpochs(samples: data.count, settings: settings, resume: resume?.schedule, afterEpoch: { epoch, loss, schedule in
+                    withoutActuallyEscaping(schedule) { schedule in
+                        afterEpoch(epoch, loss, { slab.binary64 }, {
+                            TrainingState(schedule: schedule(), optimizer: optimizer.snapshot(), parameters: slab.binary64)
+                        })
+                    }
+                }) { (order, first, count, rate, position) throws(NonFiniteValue) in
                     if online {
                         primary.loadInputs(inputs, inputWidth: data.inputWidth, order: order, first: first, count: 1)
                         primary.forwardSample()

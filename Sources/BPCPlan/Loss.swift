@@ -18,6 +18,42 @@ public enum Loss: String, CaseIterable, Sendable, Hashable {
         }
     }
 
+    /// The fewest output units the loss means something for: a softmax over one output is 1
+    /// whatever its logit, so the loss would be 0 and nothing would be learnt.
+    public var minimumOutputs: Int { self == .softmaxCrossEntropy ? 2 : 1 }
+
+    /// How far from 1 the sum of a softmax cross-entropy target may be (rounding in written
+    /// probabilities); beyond it the targets are not a distribution.
+    public static let targetSumTolerance = 1e-6
+
+    /// Why `target` (one sample's targets, in output order) is not a target of this loss, or
+    /// nil. The cross-entropies take probabilities: a binary target outside [0, 1] makes the
+    /// loss negative, and softmax targets that are negative or do not sum to 1 are no
+    /// distribution. Every loss needs finite targets.
+    /// - Complexity: O(outputs); concrete (not generic) since loaders call it for every sample.
+    public func targetProblem(_ target: ArraySlice<Double>) -> TargetProblem? {
+        var sum = 0.0
+        for index in target.indices {
+            let value = target[index]
+            let output = index - target.startIndex
+            if !value.isFinite { return TargetProblem(output: output, message: "targets must be finite numbers, not \(value)") }
+            switch self {
+            case .binaryCrossEntropy where value < 0 || value > 1:
+                return TargetProblem(output: output, message: "\(name) targets must be between 0 and 1, not \(value)")
+            case .softmaxCrossEntropy where value < 0:
+                return TargetProblem(output: output, message: "\(name) targets must not be negative, not \(value)")
+            default: break
+            }
+            sum += value
+        }
+        if self == .softmaxCrossEntropy {
+            if !(abs(sum - 1) <= Loss.targetSumTolerance) {
+                return TargetProblem(output: nil, message: "\(name) targets must sum to 1 (one-hot or probabilities), not \(sum)")
+            }
+        }
+        return nil
+    }
+
     /// E for one sample and writes dE/da_o for every output into `outputDelta` (the "direct"
     /// part of each output unit's delta; the runtime adds what flows back from units the
     /// output feeds).
@@ -212,5 +248,17 @@ extension Loss {
             }
         }
         return lines
+    }
+}
+
+/// A sample's targets that do not fit the loss: which output (nil when the targets as a whole
+/// are wrong, such as a softmax target that does not sum to 1) and why.
+public struct TargetProblem: Sendable, Equatable {
+    public var output: Int?
+    public var message: String
+
+    public init(output: Int?, message: String) {
+        self.output = output
+        self.message = message
     }
 }

@@ -49,13 +49,20 @@ public struct Plan: Sendable, Equatable {
     public var fanOutParameter: [Int32]
     public var parameters: [Double]
     public var loss: Loss
+    /// What the network keeps from its data (all optional; see DataLayout.swift): CSV header
+    /// names mapped to units (`data.columns`), the classes of a label column (`data.label`),
+    /// and the input normalisation every consumer applies to raw inputs (`data.normalize`).
+    public var columns: [ColumnMapping]?
+    public var classLabels: ClassLabels?
+    public var inputNormalization: InputNormalization?
 
     public init(
         name: String, unitNames: [String], roles: [UnitRole], activations: [Activation],
         biasParameter: [Int32], inputUnits: [Int32], outputUnits: [Int32],
         fanInStart: [Int32], fanInSource: [Int32], fanInParameter: [Int32],
         fanOutStart: [Int32], fanOutTarget: [Int32], fanOutParameter: [Int32],
-        parameters: [Double], loss: Loss
+        parameters: [Double], loss: Loss,
+        columns: [ColumnMapping]? = nil, classLabels: ClassLabels? = nil, inputNormalization: InputNormalization? = nil
     ) {
         self.name = name
         self.unitNames = unitNames
@@ -72,7 +79,13 @@ public struct Plan: Sendable, Equatable {
         self.fanOutParameter = fanOutParameter
         self.parameters = parameters
         self.loss = loss
+        self.columns = columns
+        self.classLabels = classLabels
+        self.inputNormalization = inputNormalization
     }
+
+    /// The class of each output unit, when the data has a label column.
+    public var classNames: [String]? { classLabels?.names }
 
     public var unitCount: Int { unitNames.count }
     public var edgeCount: Int { fanInSource.count }

@@ -277,6 +277,37 @@ private struct JSONScanner {
                     throw scanner.failure("parameters has \(parameterKeys.count) keys for \(plan.parameters.count) values")
                 }
                 writtenKeys = parameterKeys
+            case "columns":
+                plan.columns = []
+                _ = try scanner.readObject { (scanner: inout JSONScanner, header: String) throws(PlanFileError) in
+                    plan.columns?.append(ColumnMapping(header: header, unit: try scanner.readString()))
+                }
+            case "classes":
+                var column = "", names: [String] = []
+                let seen = try scanner.readObject { (scanner: inout JSONScanner, field: String) throws(PlanFileError) in
+                    switch field {
+                    case "column": column = try scanner.readString()
+                    case "names": names = try scanner.readArray { (s: inout JSONScanner) throws(PlanFileError) in try s.readString() }
+                    default: throw scanner.failure("unknown key \"\(field)\" in classes")
+                    }
+                }
+                try scanner.require(seen, ["column", "names"], in: "classes")
+                plan.classLabels = ClassLabels(column: column, names: names)
+            case "normalization":
+                var method = InputNormalization.Method.standard, shift: [Double] = [], scale: [Double] = []
+                let seen = try scanner.readObject { (scanner: inout JSONScanner, field: String) throws(PlanFileError) in
+                    switch field {
+                    case "method":
+                        let text = try scanner.readString()
+                        guard let value = InputNormalization.Method(rawValue: text) else { throw scanner.failure("unknown normalization method \"\(text)\"") }
+                        method = value
+                    case "shift": shift = try scanner.readArray { (s: inout JSONScanner) throws(PlanFileError) in try s.readDouble() }
+                    case "scale": scale = try scanner.readArray { (s: inout JSONScanner) throws(PlanFileError) in try s.readDouble() }
+                    default: throw scanner.failure("unknown key \"\(field)\" in normalization")
+                    }
+                }
+                try scanner.require(seen, ["method", "shift", "scale"], in: "normalization")
+                plan.inputNormalization = InputNormalization(method: method, shift: shift, scale: scale)
             case "summary": try scanner.skipValue()
             default: throw scanner.failure("unknown key \"\(key)\"; is this a plan from a newer bpc?")
             }

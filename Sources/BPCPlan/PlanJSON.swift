@@ -56,24 +56,60 @@ public enum PlanJSON {
         appendIntegers(plan.fanOutParameter, to: &out)
         out += "\n  },\n  \"parameters\": {\n    \"key\": "
         appendStrings(plan.parameterKeys(), to: &out)
-        out += ",\n    \"value\": ["
-        for (index, value) in plan.parameters.enumerated() {
-            if index > 0 { out += ", " }
-            JSONText.appendNumber(value, to: &out.buffer)
-            out.flushIfFull()
-        }
+        out += ",\n    \"value\": "
+        appendNumbers(plan.parameters, to: &out)
+        out += "\n  },\n"
+        writeDataLayout(plan, into: &out)
         let summary = plan.summary
-        out += "]\n  },\n  \"summary\": {"
+        out += "  \"summary\": {"
         out += "\"units\": \(summary.units), \"edges\": \(summary.edges), \"parameters\": \(summary.parameters), "
         out += "\"parameter_bytes\": \(summary.parameterBytes), \"activation_bytes_per_sample\": \(summary.activationBytesPerSample)"
         out += "}\n}\n"
     }
 
+    /// The optional keys a plan keeps from its data, each written only when present, so a
+    /// plan without them is byte for byte what earlier versions wrote.
+    private static func writeDataLayout(_ plan: Plan, into out: inout ChunkedText) {
+        if let columns = plan.columns {
+            out += "  \"columns\": {"
+            for (index, mapping) in columns.enumerated() {
+                if index > 0 { out += ", " }
+                JSONText.appendString(mapping.header, to: &out.buffer)
+                out += ": "
+                JSONText.appendString(mapping.unit, to: &out.buffer)
+            }
+            out += "},\n"
+        }
+        if let labels = plan.classLabels {
+            out += "  \"classes\": {\"column\": "
+            JSONText.appendString(labels.column, to: &out.buffer)
+            out += ", \"names\": "
+            appendStrings(labels.names, to: &out)
+            out += "},\n"
+        }
+        if let normalization = plan.inputNormalization {
+            out += "  \"normalization\": {\"method\": \"\(normalization.method.rawValue)\", \"shift\": "
+            appendNumbers(normalization.shift, to: &out)
+            out += ", \"scale\": "
+            appendNumbers(normalization.scale, to: &out)
+            out += "},\n"
+        }
+    }
+
+    private static func appendNumbers(_ values: [Double], to out: inout ChunkedText) {
+        appendList(values, to: &out) { JSONText.appendNumber($0, to: &$1) }
+    }
+
     private static func appendStrings(_ values: [String], to out: inout ChunkedText) {
+        appendList(values, to: &out) { JSONText.appendString($0, to: &$1) }
+    }
+
+    /// `[a, b, ...]`, flushing the chunk buffer as it fills (a plan may hold millions of values).
+    private static func appendList<Value>(_ values: [Value], to out: inout ChunkedText, _ append: (Value, inout String) -> Void) {
         out += "["
         for (index, value) in values.enumerated() {
             if index > 0 { out += ", " }
-            JSONText.appendString(value, to: &out.buffer)
+            append(value, &out.buffer)
             out.flushIfFull()
         }
         out += "]"

@@ -91,6 +91,37 @@ extension Plan {
         if let bad = parameters.firstIndex(where: { !$0.isFinite }) {
             throw PlanViolation("parameter \(bad) is not finite")
         }
+        try verifyDataLayout()
+    }
+
+    /// The optional keys from the data: columns name distinct input or output units (not
+    /// outputs when a label column makes the targets), one class per output, and a finite,
+    /// nonzero normalisation per input.
+    private func verifyDataLayout() throws(PlanViolation) {
+        var unitIndex: [String: Int] = [:]
+        for unit in 0..<unitCount where roles[unit] != .hidden { unitIndex[unitNames[unit]] = unit }
+        var headers = Set<String>(), mappedUnits = Set<String>()
+        for mapping in columns ?? [] {
+            try require(headers.insert(mapping.header).inserted, "columns maps header '\(mapping.header)' twice")
+            try require(mappedUnits.insert(mapping.unit).inserted, "columns maps two headers to unit \(mapping.unit)")
+            guard let unit = unitIndex[mapping.unit] else {
+                throw PlanViolation("columns maps '\(mapping.header)' to \(mapping.unit), which is not an input or output unit")
+            }
+            try require(classLabels == nil || roles[unit] == .input,
+                        "columns maps '\(mapping.header)' to output unit \(mapping.unit), but the label column makes the targets")
+        }
+        if let classLabels {
+            try require(classLabels.names.count == outputUnits.count,
+                        "classes has \(classLabels.names.count) names for \(outputUnits.count) outputs")
+            try require(Set(classLabels.names).count == classLabels.names.count, "class names are not unique")
+            try require(!headers.contains(classLabels.column), "the label column '\(classLabels.column)' is also mapped to a unit")
+        }
+        if let normalization = inputNormalization {
+            try require(normalization.shift.count == inputUnits.count && normalization.scale.count == inputUnits.count,
+                        "normalization has \(normalization.shift.count) shifts and \(normalization.scale.count) scales for \(inputUnits.count) inputs")
+            try require(normalization.shift.allSatisfy(\.isFinite), "a normalization shift is not finite")
+            try require(normalization.scale.allSatisfy { $0.isFinite && $0 != 0 }, "a normalization scale is zero or not finite")
+        }
     }
 
     private func verifyOffsets(_ start: [Int32], name: String, units: Int, edges: Int) throws(PlanViolation) {

@@ -10,6 +10,10 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     public init(seed: UInt64) { state = seed }
 
+    /// The generator's whole state: `SeededGenerator(seed: g.state)` continues g's stream
+    /// exactly (checkpoints save it).
+    public var currentState: UInt64 { state }
+
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

@@ -32,6 +32,16 @@ public enum Optimizer: Sendable, Equatable {
     case momentum(Double)
     case adam(beta1: Double, beta2: Double, epsilon: Double)
 
+    /// How many moment vectors the rule keeps: none for sgd, the velocity for momentum, m and
+    /// v for Adam.
+    public var momentCount: Int {
+        switch self {
+        case .sgd: return 0
+        case .momentum: return 1
+        case .adam: return 2
+        }
+    }
+
     public var name: String {
         switch self {
         case .sgd: return "sgd"
@@ -144,13 +154,95 @@ public struct TrainingSettings: Sendable, Equatable {
     public var optimizer: Optimizer
     /// Seeds the per-epoch shuffle (a stream separate from the one `init` draws from).
     public var seed: UInt64
+    /// What happens to the batch's mean gradient before the optimiser sees it.
+    public var regularization: Regularization
+    /// When to stop before `epochs` (nil: never).
+    public var earlyStopping: EarlyStopping?
 
-    public init(epochs: Int, batchSize: Int, learningRate: LearningRate, shuffle: Bool, optimizer: Optimizer, seed: UInt64) {
+    public init(
+        epochs: Int, batchSize: Int, learningRate: LearningRate, shuffle: Bool, optimizer: Optimizer, seed: UInt64,
+        regularization: Regularization = Regularization(), earlyStopping: EarlyStopping? = nil
+    ) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate
         self.shuffle = shuffle
         self.optimizer = optimizer
         self.seed = seed
+        self.regularization = regularization
+        self.earlyStopping = earlyStopping
     }
+}
+
+/// Changes to the batch's mean gradient g before the update rule, in this order:
+///
+/// 1. weight decay (L2): g_i <- g_i + lambda w_i, the gradient of (lambda / 2) sum_i w_i^2 added
+///    to the loss, for every parameter (weights and biases). With Adam this is L2
+///    regularisation (the decay passes through Adam's moments and scaling), not AdamW's
+///    decoupled decay.
+/// 2. frozen parameters: g_i <- 0, so every rule leaves them as they are (SGD moves by
+///    eta * 0, momentum's velocity stays 0, Adam's moments stay 0 and its step is 0).
+/// 3. clipping by global norm: when ||g|| > c, g <- g * c / ||g|| (over all parameters, frozen
+///    ones contributing 0).
+public struct Regularization: Sendable, Equatable {
+    public var weightDecay: Double
+    public var clipNorm: Double?
+    /// Per parameter, in plan order; empty when nothing is frozen.
+    public var frozen: [Bool]
+
+    public init(weightDecay: Double = 0, clipNorm: Double? = nil, frozen: [Bool] = []) {
+        self.weightDecay = weightDecay
+        self.clipNorm = clipNorm
+        self.frozen = frozen
+    }
+
+    /// True when the gradient goes to the update rule unchanged (the fast paths apply).
+    public var isIdentity: Bool { weightDecay == 0 && clipNorm == nil && !frozen.contains(true) }
+}
+
+/// Stop when the monitored loss (the validation loss, or the training loss without validation
+/// data) has not improved by more than `minDelta` for `patience` epochs; with `restoreBest`,
+/// end with the parameters of the best epoch.
+public struct EarlyStopping: Sendable, Equatable {
+    public var patience: Int
+    public var minDelta: Double
+    public var restoreBest: Bool
+
+    public init(patience: Int, minDelta: Double = 0, restoreBest: Bool = true) {
+        self.patience = patience
+        self.minDelta = minDelta
+        self.restoreBest = restoreBest
+    }
+}
+
+/// Parameter keys matched against `freeze` patterns: `*` stands for any run of characters in
+/// a unit name (`"*.bias"`, `"x1->*"`, `"h[*]->y"`), everything else matches itself.
+public enum KeyPattern {
+    public static func matches(_ pattern: String, _ key: String) -> Bool {
+        let p = Array(pattern.unicodeScalars), k = Array(key.unicodeScalars)
+        // Classic wildcard matching with one backtrack point; `*` does not cross the parts of
+        // a key (`->` and `.bias`), so "*" alone matches no edge.
+        var pi = 0, ki = 0
+        var star = -1, resume = 0
+        while ki < k.count {
+            if pi < p.count && p[pi] == "*" {
+                star = pi
+                resume = ki
+                pi += 1
+            } else if pi < p.count && p[pi] == k[ki] {
+                pi += 1
+                ki += 1
+            } else if star >= 0 && !isSeparator(k[resume]) {
+                pi = star + 1
+                resume += 1
+                ki = resume
+            } else {
+                return false
+            }
+        }
+        while pi < p.count && p[pi] == "*" { pi += 1 }
+        return pi == p.count
+    }
+
+    private static func isSeparator(_ scalar: Unicode.Scalar) -> Bool { scalar == "-" || scalar == ">" || scalar == "." }
 }

@@ -21,13 +21,77 @@ public struct NonFiniteValue: Error, Sendable, Equatable, CustomStringConvertibl
 
 /// What a training run produced.
 public struct TrainingReport: Sendable {
-    /// Mean training loss of each epoch, measured on each sample before its batch's update.
+    /// Mean training loss of each epoch, measured on each sample before its batch's update
+    /// (from the first epoch, also across a resumed run).
     public var lossHistory: [Double]
+    /// Epochs done in all (a resumed run counts those before it).
     public var epochsRun: Int
     public var updates: Int
-    /// True when `shouldContinue` asked to stop.
+    /// True when `afterEpoch` asked to stop.
     public var interrupted: Bool
+
+    public init(lossHistory: [Double], epochsRun: Int, updates: Int, interrupted: Bool) {
+        self.lossHistory = lossHistory
+        self.epochsRun = epochsRun
+        self.updates = updates
+        self.interrupted = interrupted
+    }
 }
+
+/// Where the epoch schedule stands after an epoch: with the optimiser's state and the
+/// parameters, all a run needs to continue as if it had never stopped.
+///
+/// The sample order is kept, not just the generator: each epoch's shuffle permutes the
+/// previous epoch's order.
+public struct ScheduleState: Sendable, Equatable {
+    public var epochsDone: Int
+    public var updates: Int
+    public var order: [Int]
+    public var generator: UInt64
+    public var lossHistory: [Double]
+
+    public init(epochsDone: Int, updates: Int, order: [Int], generator: UInt64, lossHistory: [Double]) {
+        self.epochsDone = epochsDone
+        self.updates = updates
+        self.order = order
+        self.generator = generator
+        self.lossHistory = lossHistory
+    }
+}
+
+/// The optimiser's moments and update count, in binary64 (binary32 values convert exactly).
+public struct OptimizerSnapshot: Sendable, Equatable {
+    public var step: Int
+    /// Momentum's velocity or Adam's m; empty for sgd.
+    public var first: [Double]
+    /// Adam's v; empty otherwise.
+    public var second: [Double]
+
+    public init(step: Int, first: [Double], second: [Double]) {
+        self.step = step
+        self.first = first
+        self.second = second
+    }
+}
+
+/// A run's whole state at the end of an epoch.
+public struct TrainingState: Sendable, Equatable {
+    public var schedule: ScheduleState
+    public var optimizer: OptimizerSnapshot
+    /// The parameters in binary64 (exactly the binary32 ones for a binary32 run).
+    public var parameters: [Double]
+
+    public init(schedule: ScheduleState, optimizer: OptimizerSnapshot, parameters: [Double]) {
+        self.schedule = schedule
+        self.optimizer = optimizer
+        self.parameters = parameters
+    }
+}
+
+/// What a trainer tells its caller after each epoch: the 0-based epoch, its mean training
+/// loss, and the parameters and the run's whole state, built only when asked for (validation
+/// and checkpoints ask; plain runs do not pay). Returning false stops cleanly.
+public typealias EpochCallback = (_ epoch: Int, _ loss: Double, _ parameters: () -> [Double], _ state: () -> TrainingState) -> Bool
 
 /// Mini-batch gradient descent over a `Network`, the textbook algorithm of the notes: samples
 /// cut in order (or in a seeded shuffle per epoch) into batches of `batchSize` (the last may
@@ -39,16 +103,27 @@ public struct Trainer {
 
     public init(settings: TrainingSettings) { self.settings = settings }
 
-    /// Trains `network` on `data`. `shouldContinue(epoch, meanLoss)` runs after each epoch;
-    /// returning false stops cleanly.
+    /// Trains `network` on `data`, from the start or from `resume` (a state an earlier run of
+    /// the same plan and settings reported). `afterEpoch` runs after each epoch; returning
+    /// false stops cleanly.
     public mutating func train(
-        _ network: inout Network, on data: Dataset,
-        shouldContinue: (Int, Double) -> Bool = { _, _ in true }
+        _ network: inout Network, on data: Dataset, resume: TrainingState? = nil,
+        afterEpoch: EpochCallback = { _, _, _, _ in true }
     ) throws(NonFiniteValue) -> TrainingReport {
-        var optimizer = OptimizerState<Double>(settings.optimizer, parameterCount: network.parameters.count)
+        var optimizer = OptimizerState<Double>(settings.optimizer, parameterCount: network.parameters.count,
+                                               regularization: settings.regularization)
+        if let resume {
+            network.parameters = resume.parameters
+            optimizer.restore(resume.optimizer)
+        }
         let plan = network.plan
-        return try runEpochs(samples: data.count, settings: settings, shouldContinue: shouldContinue) {
-            (order, first, count, rate, position) throws(NonFiniteValue) in
+        return try runEpochs(samples: data.count, settings: settings, resume: resume?.schedule, afterEpoch: { epoch, loss, schedule in
+            withoutActuallyEscaping(schedule) { schedule in
+                afterEpoch(epoch, loss, { network.parameters }, {
+                    TrainingState(schedule: schedule(), optimizer: optimizer.snapshot(), parameters: network.parameters)
+                })
+            }
+        }) { (order, first, count, rate, position) throws(NonFiniteValue) in
             network.resetGradients()
             var batchLoss = 0.0
             data.inputs.withUnsafeBufferPointer { inputs in
@@ -86,18 +161,23 @@ public struct BatchPosition: Sendable {
 /// in the same order: per epoch a seeded Fisher-Yates shuffle (when asked), then batches of
 /// `batchSize` in that order. `step(order, first, count, eta_n, position)` trains on samples
 /// `order[first ..< first + count]` and returns their summed loss.
+///
+/// A run continues from `resume` (the schedule an earlier run reported) exactly as if it had
+/// not stopped. `afterEpoch(epoch, meanLoss, schedule)` runs after each epoch, with the
+/// schedule's state on demand; returning false stops cleanly.
 public func runEpochs(
-    samples count: Int, settings: TrainingSettings,
-    shouldContinue: (Int, Double) -> Bool,
+    samples count: Int, settings: TrainingSettings, resume: ScheduleState? = nil,
+    afterEpoch: (Int, Double, () -> ScheduleState) -> Bool,
     step: (UnsafeBufferPointer<Int>, Int, Int, Double, BatchPosition) throws(NonFiniteValue) -> Double
 ) throws(NonFiniteValue) -> TrainingReport {
-    var report = TrainingReport(lossHistory: [], epochsRun: 0, updates: 0, interrupted: false)
+    var report = TrainingReport(lossHistory: resume?.lossHistory ?? [], epochsRun: resume?.epochsDone ?? 0,
+                                updates: resume?.updates ?? 0, interrupted: false)
     guard count > 0 else { return report }
-    var order = Array(0..<count)
-    var generator = SeededGenerator(seed: settings.seed ^ 0x5348_5546_464C_4521)
+    var order = resume?.order ?? Array(0..<count)
+    var generator = SeededGenerator(seed: resume?.generator ?? (settings.seed ^ 0x5348_5546_464C_4521))
     report.lossHistory.reserveCapacity(min(settings.epochs, 1 << 16))
     let batchSize = max(1, settings.batchSize)
-    for epoch in 0..<settings.epochs {
+    for epoch in report.epochsRun..<max(settings.epochs, report.epochsRun) {
         if settings.shuffle {
             for index in stride(from: count - 1, to: 0, by: -1) {
                 order.swapAt(index, generator.nextIndex(below: index + 1))
@@ -118,7 +198,12 @@ public func runEpochs(
         }
         report.lossHistory.append(epochLoss / Double(count))
         report.epochsRun = epoch + 1
-        if !shouldContinue(epoch, epochLoss / Double(count)) {
+        // A closure literal passed straight to a non-escaping parameter needs no allocation.
+        let proceed = afterEpoch(epoch, epochLoss / Double(count), {
+            ScheduleState(epochsDone: report.epochsRun, updates: report.updates, order: order,
+                          generator: generator.currentState, lossHistory: report.lossHistory)
+        })
+        if !proceed {
             report.interrupted = true
             break
         }
@@ -145,19 +230,43 @@ public struct OptimizerState<Scalar: BinaryFloatingPoint & SIMDScalar>: ~Copyabl
     @usableFromInline let velocity: UnsafeMutablePointer<Scalar>
     @usableFromInline let secondMoment: UnsafeMutablePointer<Scalar>
     @usableFromInline var step = 0
+    public let regularization: Regularization
+    /// The regularised mean gradient, when `regularization` changes it (a third vector of the
+    /// same allocation); nil otherwise.
+    @usableFromInline let adjusted: UnsafeMutablePointer<Scalar>?
 
-    public init(_ optimizer: Optimizer, parameterCount: Int) {
+    public init(_ optimizer: Optimizer, parameterCount: Int, regularization: Regularization = Regularization()) {
         self.optimizer = optimizer
+        self.regularization = regularization
         count = max(parameterCount, 0)
+        let vectors = regularization.isIdentity ? 2 : 3
         // Saturating: an absurd count fails in the allocation, not in the arithmetic.
-        let (both, overflow) = count.multipliedReportingOverflow(by: 2)
-        let capacity = overflow ? Int.max : max(both, 1)
+        let (all, overflow) = count.multipliedReportingOverflow(by: vectors)
+        let capacity = overflow ? Int.max : max(all, 1)
         velocity = .allocate(capacity: capacity)
         velocity.initialize(repeating: 0, count: capacity)
         secondMoment = velocity + count
+        adjusted = regularization.isIdentity ? nil : velocity + 2 * count
     }
 
     deinit { velocity.deallocate() }
+
+    /// The moments this optimiser uses and the update count, for a checkpoint.
+    public func snapshot() -> OptimizerSnapshot {
+        let moments = optimizer.momentCount
+        return OptimizerSnapshot(
+            step: step,
+            first: moments > 0 ? (0..<count).map { Double(velocity[$0]) } : [],
+            second: moments > 1 ? (0..<count).map { Double(secondMoment[$0]) } : [])
+    }
+
+    /// Continues from a snapshot of a run with the same optimiser and parameter count (a
+    /// checkpoint's reader checks both).
+    public mutating func restore(_ snapshot: OptimizerSnapshot) {
+        step = snapshot.step
+        for (index, value) in snapshot.first.prefix(count).enumerated() { velocity[index] = Scalar(value) }
+        for (index, value) in snapshot.second.prefix(count).enumerated() { secondMoment[index] = Scalar(value) }
+    }
 
     /// The update rules (`Optimizer.step`, their one definition) on a vector of parameters:
     /// given the mean gradient `mean` and the learning rate `eta`, updates the weights and the
@@ -193,6 +302,12 @@ public struct OptimizerState<Scalar: BinaryFloatingPoint & SIMDScalar>: ~Copyabl
         if case .adam(let beta1, let beta2, _) = optimizer {
             corrections = (Scalar(1 - power(beta1, step)), Scalar(1 - power(beta2, step)))
         }
+        var g = g, batchCount = batchCount
+        if let adjusted {
+            regularize(w, g, batchCount: batchCount, into: adjusted)
+            g = UnsafePointer(adjusted)
+            batchCount = 1
+        }
         // Dividing by a power of two and multiplying by its reciprocal round alike (both
         // scale by an exact power of two), and a multiplication costs a fraction of a division.
         let exactReciprocal = batchCount > 0 && batchCount & (batchCount - 1) == 0
@@ -205,6 +320,26 @@ public struct OptimizerState<Scalar: BinaryFloatingPoint & SIMDScalar>: ~Copyabl
         case (.momentum, false): return sweep(w, g, batchCount, rate, corrections, moments: 1, reciprocal: false)
         case (.adam, true): return sweep(w, g, batchCount, rate, corrections, moments: 2, reciprocal: true)
         case (.adam, false): return sweep(w, g, batchCount, rate, corrections, moments: 2, reciprocal: false)
+        }
+    }
+
+    /// The mean gradient after `regularization` (its documentation gives the order): weight
+    /// decay, frozen parameters, clipping by global norm. The norm is summed in binary64.
+    @inlinable
+    func regularize(_ w: UnsafeMutablePointer<Scalar>, _ g: UnsafePointer<Scalar>, batchCount: Int, into mean: UnsafeMutablePointer<Scalar>) {
+        let divisor = Scalar(batchCount)
+        let decay = Scalar(regularization.weightDecay)
+        let frozen = regularization.frozen
+        var squares = 0.0
+        for index in 0..<count {
+            var value = g[index] / divisor + decay * w[index]
+            if index < frozen.count && frozen[index] { value = 0 }
+            mean[index] = value
+            squares += Double(value) * Double(value)
+        }
+        if let limit = regularization.clipNorm, squares.squareRoot() > limit {
+            let scale = Scalar(limit / squares.squareRoot())
+            for index in 0..<count { mean[index] *= scale }
         }
     }
 

@@ -145,9 +145,37 @@ public enum SampleSource: Sendable {
 public struct DataSpec: Sendable {
     public var training: SampleSource
     public var test: SampleSource?
-    public init(training: SampleSource, test: SampleSource?) {
+    /// `data.validation`: held-out samples watched during training.
+    public var validation: SampleSource?
+    /// `data.validation_split`: the fraction of the training samples moved to validation.
+    public var validationSplit: Located<Double>?
+    /// `data.columns`: CSV header names mapped to units, in the order written (nil when
+    /// not given; given, even empty, it makes CSV columns that feed no unit ignored).
+    public var columns: [ColumnSpec]?
+    /// `data.label`: the CSV column whose values are the classes (one-hot targets).
+    public var label: Located<String>?
+    /// `data.normalize`: the input normalisation, with statistics of the training samples.
+    public var normalize: Located<InputNormalization.Method>?
+
+    public init(training: SampleSource, test: SampleSource?, validation: SampleSource? = nil) {
         self.training = training
         self.test = test
+        self.validation = validation
+    }
+
+    /// True when the plan depends on the training samples (class names or statistics), so
+    /// even commands that need only the network must read them.
+    public var shapesNetwork: Bool { label != nil || normalize != nil }
+}
+
+/// One entry of `data.columns`: a CSV header name and the unit its column feeds.
+public struct ColumnSpec: Sendable {
+    public var header: Located<String>
+    public var unit: UnitReference
+
+    public init(header: Located<String>, unit: UnitReference) {
+        self.header = header
+        self.unit = unit
     }
 }
 
@@ -158,6 +186,12 @@ public struct TrainSpec: Sendable {
     public var learningRate = LearningRate.constant(0.1)
     public var shuffle = false
     public var optimizer = Optimizer.sgd
+    /// Parameter key patterns as written (`*` for any unit name); the pipeline resolves them
+    /// against the plan.
+    public var freeze: [Located<String>] = []
+    public var weightDecay = 0.0
+    public var clipNorm: Double?
+    public var earlyStopping: EarlyStopping?
     public init() {}
 }
 

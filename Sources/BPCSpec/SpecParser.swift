@@ -305,9 +305,15 @@ struct SpecDecoder {
 
     struct SampleSetFields {
         var source: SampleSource?
-        var test: SampleSource?
         /// How many of `samples` and `csv` were written; exactly one must be.
         var forms = 0
+        /// The rest of `data` (unused for `data.test` and `data.validation`).
+        var test: SampleSource?
+        var validation: SampleSource?
+        var validationSplit: Located<Double>?
+        var columns: [ColumnSpec]?
+        var label: Located<String>?
+        var normalize: Located<InputNormalization.Method>?
     }
 
     /// The two forms of a sample set, shared by `data` and `data.test`.
@@ -333,8 +339,35 @@ struct SpecDecoder {
 
     static let testDataKeys = FieldTable<SampleSetFields>("data.test", sampleSetEntries)
 
+    static let validationDataKeys = FieldTable<SampleSetFields>("data.validation", sampleSetEntries)
+
     static let dataKeys = FieldTable<SampleSetFields>("data", sampleSetEntries + [
         .init("test") { fields, decoder, value in fields.test = decoder.sampleSet(value, testDataKeys)?.training },
+        .init("validation") { fields, decoder, value in
+            fields.validation = decoder.sampleSet(value, validationDataKeys)?.training
+        },
+        .init("validation_split") { fields, decoder, value in
+            guard let fraction = decoder.finite(value, "validation_split") else { return }
+            guard fraction > 0 && fraction < 1 else {
+                decoder.error("validation_split is the fraction of the training samples set aside, above 0 and below 1, not \(fraction)", at: value.start)
+                return
+            }
+            fields.validationSplit = Located(fraction, at: value.start)
+        },
+        .init("columns") { fields, decoder, value in fields.columns = decoder.columns(value) },
+        .init("label") { fields, decoder, value in
+            guard let column = decoder.string(value, "the label column's name") else { return }
+            guard !column.isEmpty else {
+                decoder.error("'label' names the CSV column that holds the classes; it cannot be empty", at: value.start)
+                return
+            }
+            fields.label = Located(column, at: value.start)
+        },
+        .init("normalize") { fields, decoder, value in
+            if let method: InputNormalization.Method = decoder.choice(value, "normalization") {
+                fields.normalize = Located(method, at: value.start)
+            }
+        },
     ])
 
     /// A sample set (`samples:` list or `csv:` path) with whatever else `table` allows.
@@ -343,7 +376,28 @@ struct SpecDecoder {
         guard decodeEntries(of: node, table, into: &fields) else { return nil }
         if fields.forms == 2 { error("\(table.what) has both 'samples' and 'csv'; give one", at: node.start) }
         if fields.forms == 0 { error("\(table.what) needs 'samples' or 'csv'", at: node.start) }
-        return fields.source.map { DataSpec(training: $0, test: fields.test) }
+        if let split = fields.validationSplit, fields.validation != nil {
+            error("give 'validation' or 'validation_split', not both", at: split.position)
+        }
+        if let label = fields.label, case .samples? = fields.source {
+            error("'label' names a column of the training CSV file, but the training data is 'samples' (give 'out' one-hot instead)", at: label.position)
+        }
+        guard let source = fields.source else { return nil }
+        var data = DataSpec(training: source, test: fields.test, validation: fields.validation)
+        data.validationSplit = fields.validationSplit
+        data.columns = fields.columns
+        data.label = fields.label
+        data.normalize = fields.normalize
+        return data
+    }
+
+    /// `data.columns`: a mapping from CSV header names (any text) to unit names.
+    private func columns(_ node: YAMLNode) -> [ColumnSpec] {
+        guard case .mapping(let pairs) = node.content else {
+            error("'columns' must be a mapping from CSV header names to units (like Sepal.Length: x[0]), not \(node.kindDescription)", at: node.start)
+            return []
+        }
+        return pairs.compactMap { header, unit in reference(unit).map { ColumnSpec(header: header, unit: $0) } }
     }
 
     struct SampleFields {
@@ -399,6 +453,51 @@ struct SpecDecoder {
             if let e = decoder.finite(value, "epsilon") {
                 if e > 0 { fields.epsilon = Located(e, at: value.start) } else { decoder.error("epsilon must be positive", at: value.start) }
             }
+        },
+        .init("freeze") { fields, decoder, value in
+            // One key or a list of keys.
+            let items: [YAMLNode]
+            if case .sequence(let list) = value.content { items = list } else { items = [value] }
+            for item in items {
+                if let pattern = decoder.string(item, "a parameter key like \"x1->h1\" or \"*.bias\"") {
+                    fields.train.freeze.append(Located(pattern, at: item.start))
+                }
+            }
+        },
+        .init("weight_decay") { fields, decoder, value in
+            if let decay = decoder.finite(value, "weight_decay") {
+                if decay >= 0 { fields.train.weightDecay = decay } else { decoder.error("weight_decay must be 0 or more", at: value.start) }
+            }
+        },
+        .init("clip_norm") { fields, decoder, value in
+            if let limit = decoder.finite(value, "clip_norm") {
+                if limit > 0 { fields.train.clipNorm = limit } else { decoder.error("clip_norm must be positive", at: value.start) }
+            }
+        },
+        .init("early_stopping") { fields, decoder, value in
+            var stopping = EarlyStoppingFields()
+            guard decoder.decodeEntries(of: value, earlyStoppingKeys, into: &stopping), let patience = stopping.patience else { return }
+            fields.train.earlyStopping = EarlyStopping(patience: patience, minDelta: stopping.minDelta, restoreBest: stopping.restoreBest)
+        },
+    ])
+
+    struct EarlyStoppingFields {
+        var patience: Int?
+        var minDelta = 0.0
+        var restoreBest = true
+    }
+
+    static let earlyStoppingKeys = FieldTable<EarlyStoppingFields>("train.early_stopping", [
+        .init("patience", ifMissing: { "early_stopping needs '\($0)' (the epochs to wait for an improvement)" }) { fields, decoder, value in
+            fields.patience = decoder.positiveInteger(value, "patience")
+        },
+        .init("min_delta") { fields, decoder, value in
+            if let delta = decoder.finite(value, "min_delta") {
+                if delta >= 0 { fields.minDelta = delta } else { decoder.error("min_delta must be 0 or more", at: value.start) }
+            }
+        },
+        .init("restore_best") { fields, decoder, value in
+            if let flag = decoder.bool(value, "restore_best") { fields.restoreBest = flag }
         },
     ])
 

@@ -46,6 +46,14 @@ public enum SpecWriter {
         if let data = spec.data {
             out += "\ndata:\n" + source(data.training, indent: "  ")
             if let test = data.test { out += "  test:\n" + source(test, indent: "    ") }
+            if let validation = data.validation { out += "  validation:\n" + source(validation, indent: "    ") }
+            if let split = data.validationSplit { out += "  validation_split: \(number(split.value))\n" }
+            if let columns = data.columns {
+                out += columns.isEmpty ? "  columns: {}\n" : "  columns:\n"
+                for column in columns { out += "    \(quoted(column.header.value)): \(quoted(column.unit.text))\n" }
+            }
+            if let label = data.label { out += "  label: \(quoted(label.value))\n" }
+            if let normalize = data.normalize { out += "  normalize: \(normalize.value.rawValue)\n" }
         }
 
         let train = spec.train

@@ -266,7 +266,13 @@ public func openRegularFile(_ path: String, maxSize: Int, log: inout DiagnosticL
 public func readRegularFile(_ path: String, maxSize: Int, log: inout DiagnosticLog) -> [UInt8]? {
     guard let file = openRegularFile(path, maxSize: maxSize, log: &log) else { return nil }
     defer { fclose(file) }
-    var bytes: [UInt8] = []
+    // One read of the size the file has (data files run to gigabytes, and growing an array
+    // chunk by chunk copies it again and again), then chunks for whatever it grew by since.
+    var status = stat()
+    let size = fstat(fileno(file), &status) == 0 ? max(0, Int(status.st_size)) : 0
+    var bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+        count = buffer.baseAddress.map { fread($0, 1, size, file) } ?? 0
+    }
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
         let read = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }

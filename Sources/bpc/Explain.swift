@@ -46,7 +46,9 @@ struct Explain: ParsableCommand {
         if (input == nil) != (target == nil) { throw ValidationError("give --input and --target together (or neither, for the spec's first sample)") }
         if let input { _ = try parseNumbers(input, option: "--input") }
         if let target { _ = try parseNumbers(target, option: "--target") }
-        if maxPaths < 1 { throw ValidationError("--max-paths must be at least 1") }
+        if maxPaths < 1 || maxPaths > Derivation.maxPathsLimit {
+            throw ValidationError("--max-paths must be between 1 and \(Derivation.maxPathsLimit) (the delta form covers every path whatever the listing holds)")
+        }
         if json && format != .text { throw ValidationError("--json prints JSON; it excludes --format") }
     }
 
@@ -79,16 +81,7 @@ struct Explain: ParsableCommand {
 
     /// The sample given on the command line, or the spec's first one.
     private func chosenSample(_ model: Model) throws -> (input: [Double], target: [Double]) {
-        if let input, let target {
-            let values = (try parseNumbers(input, option: "--input"), try parseNumbers(target, option: "--target"))
-            guard values.0.count == model.inputNames.count else {
-                try usageError("--input has \(values.0.count) values but the network has \(model.inputNames.count) inputs", command: "explain")
-            }
-            guard values.1.count == model.outputNames.count else {
-                try usageError("--target has \(values.1.count) values but the network has \(model.outputNames.count) outputs", command: "explain")
-            }
-            return values
-        }
+        if let input, let target { return try sample(input: input, target: target, for: model, command: "explain") }
         guard let data = model.trainingData, data.count > 0 else {
             printError("\(spec): error: there is no data to take a sample from; give one with --input and --target")
             throw ExitCode(1)

@@ -28,16 +28,9 @@ struct Grad: ParsableCommand {
     }
 
     func run() throws {
-        let inputs = try parseNumbers(input, option: "--input")
-        let targets = try parseNumbers(target, option: "--target")
         let model = try loadModel(spec, limits: limits.limits, loadsData: false)
         let plan = model.plan
-        guard inputs.count == plan.inputUnits.count else {
-            try usageError("--input has \(inputs.count) values but the network has \(plan.inputUnits.count) inputs", command: "grad")
-        }
-        guard targets.count == plan.outputUnits.count else {
-            try usageError("--target has \(targets.count) values but the network has \(plan.outputUnits.count) outputs", command: "grad")
-        }
+        let (inputs, targets) = try sample(input: input, target: target, for: model, command: "grad")
         let pass = try reporting(spec) { () throws(ModelError) in try model.gradients(input: inputs, target: targets) }
         let loss = pass.loss
         let keys = pass.parameterKeys

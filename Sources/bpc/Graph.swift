@@ -30,6 +30,11 @@ struct Graph: ParsableCommand {
         if (input == nil) != (target == nil) { throw ValidationError("--input and --target go together: give both or neither") }
         if let input { _ = try parseNumbers(input, option: "--input") }
         if let target { _ = try parseNumbers(target, option: "--target") }
+        // DOT text in a file named like an image would fool every viewer that opens it.
+        if let output, RenderedFormat(path: output) == nil, let dot = output.lastIndex(of: "."), !output[dot...].contains("/"),
+           ![".dot", ".gv"].contains(output[dot...].lowercased()) {
+            throw ValidationError("-o: '\(output[dot...])' is no format bpc graph writes; use .dot or .gv (DOT text), .svg, .png or .pdf")
+        }
     }
 
     func run() throws {
@@ -48,9 +53,10 @@ struct Graph: ParsableCommand {
             }
         }
         let model = try loadModel(spec, limits: limits.limits, loadsData: false)
-        let sample = try sampleValues(for: model.plan)
+        var values: (input: [Double], target: [Double])?
+        if let input, let target { values = try sample(input: input, target: target, for: model, command: "graph") }
         let options = DOTOptions(edgeLabels: edgeLabels)
-        let text = try reporting(spec) { () throws(ModelError) in try model.dot(input: sample?.input, target: sample?.target, options: options) }
+        let text = try reporting(spec) { () throws(ModelError) in try model.dot(input: values?.input, target: values?.target, options: options) }
         guard let output else {
             print(text, terminator: "")
             return
@@ -64,20 +70,6 @@ struct Graph: ParsableCommand {
         print("wrote \(output): \(summary.units) units, \(summary.edges) edges")
     }
 
-    /// The sample's values, checked against the network's widths (a usage error when they do
-    /// not match, as in `bpc grad`); nil without --input and --target.
-    private func sampleValues(for plan: Plan) throws -> (input: [Double], target: [Double])? {
-        guard let input, let target else { return nil }
-        let inputs = try parseNumbers(input, option: "--input")
-        let targets = try parseNumbers(target, option: "--target")
-        guard inputs.count == plan.inputUnits.count else {
-            try usageError("--input has \(inputs.count) values but the network has \(plan.inputUnits.count) inputs", command: "graph")
-        }
-        guard targets.count == plan.outputUnits.count else {
-            try usageError("--target has \(targets.count) values but the network has \(plan.outputUnits.count) outputs", command: "graph")
-        }
-        return (inputs, targets)
-    }
 }
 
 /// A file format Graphviz renders the DOT text into, chosen by the output's extension.

@@ -23,7 +23,7 @@ struct Run: ParsableCommand {
 
     @Argument(help: "The spec (YAML) or plan (JSON).", completion: .specOrPlan)
     var spec: String
-    @Option(help: "Train on this CSV file instead of the spec's data (header names input and output units).")
+    @Option(help: "Train on this CSV file instead of the spec's data, read as its data files are (a header naming input and output units, or the data's columns and label).")
     var data: String?
     @Option(help: "Evaluate after training on this CSV file instead of the spec's data.test.")
     var testData: String?
@@ -49,6 +49,12 @@ struct Run: ParsableCommand {
             help: ArgumentHelp("A parameter (x->h, h.bias) whose gradient the report derives at the first training sample; repeat for more. Default: every parameter of a network of at most \(Model.reportDerivesEveryParameterUpTo), none of a larger one.",
                                valueName: "key"))
     var explain: [String] = []
+    @Option(help: ArgumentHelp("Save the whole training state to this file every --checkpoint-every epochs, at the end, and when Ctrl-C stops the run (written to a temporary file renamed into place: a killed run leaves the previous checkpoint whole).", valueName: "file"))
+    var checkpoint: String?
+    @Option(help: "Epochs between checkpoints.")
+    var checkpointEvery = 1
+    @Option(help: ArgumentHelp("Continue the run saved in this checkpoint (same spec, settings but epochs, data and runtime); the result is bit-identical to a run that never stopped.", valueName: "file"))
+    var resume: String?
     @Option(help: "Arithmetic of the training loop: f64 (binary64, the default) or f32 (binary32).")
     var precision: Precision?
     @Option(help: "Threads for the training loop; 0 (the default) uses 2 when the batch is large enough to pay for them.")
@@ -70,6 +76,13 @@ struct Run: ParsableCommand {
         }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be a positive number") }
         if !explain.isEmpty && reportPath == nil { throw ValidationError("--explain chooses the derivations of the report; give --report FILE.html too") }
+        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
+        if let plotPath, !plotPath.lowercased().hasSuffix(".svg") { throw ValidationError("--plot writes SVG; name the file .svg") }
+        if let reportPath, ![".html", ".htm", ".xhtml"].contains(where: reportPath.lowercased().hasSuffix) {
+            throw ValidationError("--report writes an HTML page; name the file .html")
+        }
+        let outputs = [save, plotPath, reportPath, checkpoint].compactMap { $0 }
+        if Set(outputs).count < outputs.count { throw ValidationError("--save, --plot, --report and --checkpoint must name different files") }
     }
 
     func run() throws {
@@ -80,7 +93,8 @@ struct Run: ParsableCommand {
                 throw ExitCode(1)
             }
         }
-        for path in [plotPath, reportPath].compactMap({ $0 }) { try checkWritable(path) }
+        for path in [plotPath, reportPath, checkpoint].compactMap({ $0 }) { try checkWritable(path) }
+        let resumed = try resume.map(readCheckpoint)
         let overrides = TrainingOverrides(epochs: epochs, learningRate: learningRate, batchSize: batchSize, seed: seed)
         var model = try loadModel(spec, limits: limits.limits, overrides: overrides, loadsData: true)
         do {
@@ -99,7 +113,18 @@ struct Run: ParsableCommand {
         let unknown = explain.filter { !keys.contains($0) }
         for key in unknown { printError("\(spec): error: --explain: \(ModelError.unknownParameter(key: key, closest: closestMatch(to: key, among: keys)))") }
         if !unknown.isEmpty { throw ExitCode(1) }
-        let runtime: Runtime = reference ? .reference : .fast(precision: precision ?? .f64, threads: threads ?? 0)
+        // No runtime option: the default, or the checkpoint's runtime when resuming.
+        let runtime: Runtime = reference ? .reference
+            : (precision == nil && threads == nil ? .automatic : .fast(precision: precision ?? .f64, threads: threads ?? 0))
+        var checkpointFailure: String?
+        let checkpoints = checkpoint.map { path in
+            CheckpointPolicy(every: checkpointEvery) { state in
+                guard checkpointFailure == nil else { return }
+                do { try writeAtomically(bytes: state.bytes, to: path) } catch {
+                    checkpointFailure = "\(path): error: cannot write the checkpoint"
+                }
+            }
+        }
         let progress = Progress(total: model.trainingSettings.epochs, samples: data.count, enabled: !quiet && !json)
         signal(SIGINT) { _ in interruptRequested = 1 }
         // A parent may have left SIGINT blocked (test runners do); Ctrl-C must reach the loop.
@@ -111,9 +136,11 @@ struct Run: ParsableCommand {
         let start = clock.now
         let result: TrainingResult
         do {
-            result = try model.train(runtime: runtime) { step in
-                if progress.enabled { progress.update(epoch: step.epoch, loss: step.loss, elapsed: clock.now - start) }
-                return interruptRequested == 0 ? .continue : .stop
+            result = try model.train(runtime: runtime, resume: resumed, checkpoints: checkpoints) { step in
+                if progress.enabled {
+                    progress.update(epoch: step.epoch, loss: step.loss, validationLoss: step.validationLoss, elapsed: clock.now - start)
+                }
+                return interruptRequested == 0 && checkpointFailure == nil ? .continue : .stop
             }
         } catch {
             progress.finish()
@@ -121,6 +148,10 @@ struct Run: ParsableCommand {
             throw ExitCode(1)
         }
         progress.finish()
+        if let checkpointFailure {
+            printError(checkpointFailure)
+            throw ExitCode(1)
+        }
         let report = result.report
         if let save {
             if report.interrupted {
@@ -155,8 +186,18 @@ struct Run: ParsableCommand {
             return
         }
         if report.interrupted { print("interrupted after epoch \(report.epochsRun) of \(model.trainingSettings.epochs)") }
+        if result.resumedAt > 0 { print("resumed after epoch \(result.resumedAt)") }
+        if result.stoppedEarly, let best = result.bestEpoch {
+            let restored = model.trainingSettings.earlyStopping?.restoreBest == true ? "; parameters of epoch \(best + 1) restored" : ""
+            print("stopped early after epoch \(report.epochsRun): no improvement since epoch \(best + 1)\(restored)")
+        }
         print("trained \(report.epochsRun) epochs (\(report.updates) updates, \(data.count) samples) in \(String(format: "%.3f", result.seconds)) s, \(String(format: "%.0f", result.samplesPerSecond)) samples/s, \(result.runtime) runtime")
-        print("final loss \(number(trainingEvaluation.meanLoss)) (\(model.plan.loss.name), mean over the training data)\n")
+        print("final loss \(number(trainingEvaluation.meanLoss)) (\(model.plan.loss.name), mean over the training data)")
+        if let validation = model.validationData, validation.count > 0 {
+            let evaluation = try reporting(spec) { () throws(ModelError) in try model.evaluate(validation) }
+            print("validation loss \(number(evaluation.meanLoss)) (\(validation.count) samples)")
+        }
+        print("")
         print(try predictionTable(model: model, data: data))
         if let testEvaluation {
             print("\ntest set: \(testEvaluation.count) samples, loss \(number(testEvaluation.meanLoss)), accuracy \(String(format: "%.4f", testEvaluation.accuracy))")
@@ -164,19 +205,45 @@ struct Run: ParsableCommand {
         if let interruption { throw interruption }
     }
 
+    /// A checkpoint file's contents, or an error naming the file (exit status 1).
+    private func readCheckpoint(_ path: String) throws -> Checkpoint {
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            printError("\(path): error: cannot read the checkpoint")
+            throw ExitCode(1)
+        }
+        do {
+            return try Checkpoint(bytes: Array(bytes))
+        } catch {
+            printError("\(path): error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
     private func predictionTable(model: Model, data: Dataset) throws -> String {
         let plan = model.plan
         let shown = min(data.count, 20)
         let outputNames = plan.outputUnits.map { plan.unitNames[Int($0)] }
-        var rows = [["in", "out (" + outputNames.joined(separator: ", ") + ")", "target"]]
+        // With a label column, the classes by name: the largest output's against the target's.
+        let classes = plan.classNames
+        var rows = [["in", "out (" + outputNames.joined(separator: ", ") + ")"] + (classes == nil ? ["target"] : ["class", "target"])]
         for sample in 0..<shown {
             let input = Array(data.input(sample))
             let outputs = try model.predict(input)
-            rows.append([brief(input), brief(outputs), brief(Array(data.target(sample)))])
+            let target = Array(data.target(sample))
+            if let classes {
+                rows.append([brief(input), brief(outputs), classes[largest(outputs)], classes[largest(target)]])
+            } else {
+                rows.append([brief(input), brief(outputs), brief(target)])
+            }
         }
         var text = table(rows)
         if data.count > shown { text += "\n... \(data.count - shown) more samples" }
         return text
+    }
+
+    /// The index of the first largest value: the class a sample is counted as.
+    private func largest(_ values: [Double]) -> Int {
+        values.indices.reduce(0) { values[$1] > values[$0] ? $1 : $0 }
     }
 
     private func brief(_ values: [Double]) -> String {
@@ -214,6 +281,12 @@ struct Run: ParsableCommand {
             fields.append(("test", .object([("samples", .integer(test.count)), ("loss", .number(test.meanLoss)), ("accuracy", .number(test.accuracy))])))
         }
         if report.interrupted { fields.append(("interrupted", .bool(true))) }
+        if !result.validationHistory.isEmpty { fields.append(("validation_history", .array(result.validationHistory.map(JSONValue.number)))) }
+        if result.stoppedEarly {
+            fields.append(("stopped_early", .bool(true)))
+            if let best = result.bestEpoch { fields.append(("best_epoch", .integer(best + 1))) }
+        }
+        if result.resumedAt > 0 { fields.append(("resumed_after_epoch", .integer(result.resumedAt))) }
         print(JSONValue.object(fields).serialized())
     }
 }
@@ -227,6 +300,8 @@ final class Progress {
     let isTerminal = isatty(STDERR_FILENO) == 1
     private var lastDraw = -Double.infinity
     private var drewLine = false
+    /// The first epoch this process trained (a resumed run starts past 0), for the rate.
+    private var first: Int?
 
     init(total: Int, samples: Int, enabled: Bool) {
         self.total = total
@@ -234,13 +309,16 @@ final class Progress {
         self.enabled = enabled
     }
 
-    func update(epoch: Int, loss: Double, elapsed: Duration) {
+    func update(epoch: Int, loss: Double, validationLoss: Double?, elapsed: Duration) {
         guard enabled else { return }
         let seconds = elapsed.seconds
         let done = epoch + 1
-        let rate = seconds > 0 ? Double(done * samples) / seconds : 0
-        let left = done > 0 ? seconds / Double(done) * Double(total - done) : 0
-        let line = "epoch \(done)/\(total)  loss \(String(format: "%.6g", loss))  \(String(format: "%.0f", rate)) samples/s  \(String(format: "%.1f", left)) s left"
+        if first == nil { first = epoch }
+        let run = done - (first ?? 0)
+        let rate = seconds > 0 ? Double(run * samples) / seconds : 0
+        let left = run > 0 ? seconds / Double(run) * Double(total - done) : 0
+        let validation = validationLoss.map { "  validation \(String(format: "%.6g", $0))" } ?? ""
+        let line = "epoch \(done)/\(total)  loss \(String(format: "%.6g", loss))\(validation)  \(String(format: "%.0f", rate)) samples/s  \(String(format: "%.1f", left)) s left"
         if isTerminal {
             guard seconds - lastDraw >= 0.1 || done == total else { return }
             lastDraw = seconds

@@ -124,10 +124,30 @@ func writeAtomically(_ text: String, to path: String) throws {
     try writeAtomically(to: path) { emit in emit(text) }
 }
 
-/// Writes the chunks `produce` emits to `path`: into a temporary file beside it, renamed over
-/// `path` only when every byte is written, so a failure leaves the old file (or none) and
-/// readers never see half a plan. Devices and pipes (`-o /dev/stdout`) are written directly.
+/// Writes bytes the same way (checkpoints).
+func writeAtomically(bytes: [UInt8], to path: String) throws {
+    try writeBytesAtomically(to: path) { emit in
+        bytes.withUnsafeBytes { emit($0) }
+    }
+}
+
+/// Writes the chunks `produce` emits to `path` (text).
 func writeAtomically(to path: String, _ produce: ((String) -> Void) -> Void) throws {
+    try writeBytesAtomically(to: path) { emit in
+        withoutActuallyEscaping(emit) { emit in
+            produce { chunk in
+                var chunk = chunk
+                chunk.withUTF8 { emit(UnsafeRawBufferPointer($0)) }
+            }
+        }
+    }
+}
+
+/// Writes the byte chunks `produce` emits to `path`: into a temporary file beside it, renamed
+/// over `path` only when every byte is written, so a failure (or a kill) leaves the old file
+/// (or none) and readers never see half a file. Devices and pipes (`-o /dev/stdout`) are
+/// written directly.
+func writeBytesAtomically(to path: String, _ produce: ((UnsafeRawBufferPointer) -> Void) -> Void) throws {
     var status = stat()
     let isSpecial = stat(path, &status) == 0 && (status.st_mode & S_IFMT) != S_IFREG
     let temporary = isSpecial ? path : temporaryPath(for: path)
@@ -137,21 +157,17 @@ func writeAtomically(to path: String, _ produce: ((String) -> Void) -> Void) thr
         throw ExitCode(1)
     }
     var failure: Int32 = 0
-    produce { chunk in
-        guard failure == 0 else { return }
-        var chunk = chunk
-        chunk.withUTF8 { bytes in
-            guard let base = bytes.baseAddress else { return }
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(descriptor, base + offset, bytes.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                offset += written
+    produce { bytes in
+        guard failure == 0, let base = bytes.baseAddress else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(descriptor, base + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                failure = errno
+                return
             }
+            offset += written
         }
     }
     if close(descriptor) != 0 && failure == 0 { failure = errno }
@@ -185,4 +201,18 @@ func number(_ value: Double) -> String { value.description }
 func usageError(_ message: String, command: String) throws -> Never {
     printError("Error: \(message)\n  See 'bpc \(command) --help' for more information.")
     throw ExitCode(64)
+}
+
+/// `--input` and `--target` as numbers, checked against the network's widths: a wrong count is
+/// a usage error (64) pointing at `command`'s help, as argument parsing reports its own.
+func sample(input: String, target: String, for model: Model, command: String) throws -> (input: [Double], target: [Double]) {
+    let inputs = try parseNumbers(input, option: "--input")
+    let targets = try parseNumbers(target, option: "--target")
+    guard inputs.count == model.inputNames.count else {
+        try usageError("--input has \(counted(inputs.count, "value")) but the network has \(counted(model.inputNames.count, "input"))", command: command)
+    }
+    guard targets.count == model.outputNames.count else {
+        try usageError("--target has \(counted(targets.count, "value")) but the network has \(counted(model.outputNames.count, "output"))", command: command)
+    }
+    return (inputs, targets)
 }

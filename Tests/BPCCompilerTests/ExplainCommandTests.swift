@@ -98,7 +98,7 @@ struct ExplainCommandTests {
         let unknown = try bpc(["explain", "specs/xor.yaml", "--param", "x1->h3", "--input", "0,1", "--target", "1"])
         #expect(unknown.status == 1 && unknown.stderr.contains("x1->h3") && unknown.stderr.contains("x1->h1"), "\(unknown.stderr)")
         let width = try bpc(["explain", "specs/xor.yaml", "--param", "x1->h1", "--input", "0", "--target", "1"])
-        #expect(width.status == 64 && width.stderr.contains("--input has 1 values but the network has 2 inputs"), "\(width.stderr)")
+        #expect(width.status == 64 && width.stderr.contains("--input has 1 value but the network has 2 inputs"), "\(width.stderr)")
         let none = try bpc(["explain", "specs/xor.yaml"])
         #expect(none.status == 64 && none.stderr.contains("--param"), "\(none.stderr)")
         let half = try bpc(["explain", "specs/xor.yaml", "--param", "x1->h1", "--input", "0,1"])

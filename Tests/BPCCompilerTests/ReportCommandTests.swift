@@ -79,11 +79,15 @@ struct ReportCommandTests {
     func unwritable() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        for option in ["--plot", "--report"] {
-            let result = try runXOR([option, "missing/out"], in: folder)
+        for (option, file) in [("--plot", "missing/out.svg"), ("--report", "missing/out.html")] {
+            let result = try runXOR([option, file], in: folder)
             #expect(result.status == 1)
             #expect(result.stdout.isEmpty)
-            #expect(result.stderr == "missing/out: error: cannot write the file: the folder missing does not exist\n")
+            #expect(result.stderr == "\(file): error: cannot write the file: the folder missing does not exist\n")
+        }
+        for (option, file) in [("--plot", "loss.png"), ("--report", "report.svg")] {
+            let result = try runXOR([option, file], in: folder)
+            #expect(result.status == 64 && result.stderr.contains("name the file"), "\(result.stderr)")
         }
     }
 

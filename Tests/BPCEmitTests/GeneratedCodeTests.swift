@@ -48,12 +48,13 @@ struct Case {
     }
 
     /// What the reference runtime says: the outputs of each input, then the parameters after
-    /// the SGD steps (batch size 1, constant learning rate).
+    /// the SGD steps (batch size 1, constant learning rate). The generated code takes raw
+    /// inputs and the runtime normalised ones (the plan's normalisation, if any).
     func expected() throws -> [Double] {
         var network = try Network(plan: plan)
-        var values = inputs.flatMap { network.predict($0) }
+        var values = inputs.flatMap { network.predict(plan.networkInput($0)) }
         var data = Dataset(inputWidth: plan.inputUnits.count, targetWidth: plan.outputUnits.count)
-        for step in steps { data.append(input: step.input, target: step.target) }
+        for step in steps { data.append(input: plan.networkInput(step.input), target: step.target) }
         var trainer = Trainer(settings: TrainingSettings(epochs: 1, batchSize: 1, learningRate: .constant(learningRate),
                                                          shuffle: false, optimizer: .sgd, seed: 0))
         _ = try trainer.train(&network, on: data)

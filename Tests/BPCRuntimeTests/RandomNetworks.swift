@@ -65,7 +65,9 @@ enum RandomNetworks {
         let loss = fixedLoss ?? ReferenceLoss.allCases[Int(seed % UInt64(ReferenceLoss.allCases.count))]
         let inputCount = random.int(1...4)
         let hiddenCount = random.int(0...12)
-        let outputCount = random.int(1...3)
+        // Softmax over one output is a compile error (always 1); the same draw keeps the other
+        // losses' networks as they were.
+        let outputCount = max(random.int(1...3), loss == .softmaxCrossEntropy ? 2 : 1)
         if hiddenCount == 0 { features.insert(.noHiddenUnits) }
 
         // Declarations: an entry is a single unit or a group; `members` are expanded names.

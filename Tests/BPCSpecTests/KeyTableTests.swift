@@ -16,8 +16,12 @@ private let mappings: [(name: String, place: String, keys: [String], spec: @Send
     ("init", " in init", SpecDecoder.initKeys.keys, { topLevel("init: {\($0)}") }),
     ("data", " in data", SpecDecoder.dataKeys.keys, { topLevel("data: {\($0)}") }),
     ("data.test", " in data.test", SpecDecoder.testDataKeys.keys, { topLevel("data: {csv: a.csv, test: {\($0)}}") }),
+    ("data.validation", " in data.validation", SpecDecoder.validationDataKeys.keys,
+     { topLevel("data: {csv: a.csv, validation: {\($0)}}") }),
     ("a sample", " in a sample", SpecDecoder.sampleKeys.keys, { topLevel("data: {samples: [{\($0)}]}") }),
     ("train", " in train", SpecDecoder.trainKeys.keys, { topLevel("train: {\($0)}") }),
+    ("train.early_stopping", " in train.early_stopping", SpecDecoder.earlyStoppingKeys.keys,
+     { topLevel("train: {early_stopping: {\($0)}}") }),
     ("a learning-rate schedule", " in a learning-rate schedule", SpecDecoder.scheduleKeys.keys,
      { topLevel("train: {learning_rate: {\($0)}}") }),
     ("an expect entry", " in an expect entry", SpecDecoder.expectationKeys.keys, { topLevel("expect: [{\($0)}]") }),
@@ -83,6 +87,16 @@ private let probes: [Probe] = [
     Probe("data", "csv", "csv: train.csv", { csvPath($0.data?.training) == "train.csv" }),
     Probe("data", "test", "csv: a.csv, test: {csv: held_out.csv}", { csvPath($0.data?.test) == "held_out.csv" }),
 
+    Probe("data", "validation", "csv: a.csv, validation: {csv: watched.csv}", { csvPath($0.data?.validation) == "watched.csv" }),
+    Probe("data", "validation_split", "csv: a.csv, validation_split: 0.25", { $0.data?.validationSplit?.value == 0.25 }),
+    Probe("data", "columns", "csv: a.csv, columns: {Sepal.Length: \"x[0]\"}",
+          { $0.data?.columns?.map { "\($0.header.value)=\($0.unit.text)" } == ["Sepal.Length=x[0]"] }),
+    Probe("data", "label", "csv: a.csv, label: species", { $0.data?.label?.value == "species" }),
+    Probe("data", "normalize", "csv: a.csv, normalize: minmax", { $0.data?.normalize?.value == .minmax }),
+
+    Probe("data.validation", "samples", "samples: [{in: [5], out: [6]}]", { inputs($0.data?.validation) == [[5]] }),
+    Probe("data.validation", "csv", "csv: watched.csv", { csvPath($0.data?.validation) == "watched.csv" }),
+
     Probe("data.test", "samples", "samples: [{in: [3], out: [4]}]", { inputs($0.data?.test) == [[3]] }),
     Probe("data.test", "csv", "csv: held_out.csv", { csvPath($0.data?.test) == "held_out.csv" }),
 
@@ -98,6 +112,13 @@ private let probes: [Probe] = [
     Probe("train", "beta1", "optimizer: adam, beta1: 0.5", { $0.train.optimizer == .adam(beta1: 0.5, beta2: 0.999, epsilon: 1e-8) }),
     Probe("train", "beta2", "optimizer: adam, beta2: 0.75", { $0.train.optimizer == .adam(beta1: 0.9, beta2: 0.75, epsilon: 1e-8) }),
     Probe("train", "epsilon", "optimizer: adam, epsilon: 0.001", { $0.train.optimizer == .adam(beta1: 0.9, beta2: 0.999, epsilon: 0.001) }),
+    Probe("train", "freeze", "freeze: [\"*.bias\", x1->h1]", { $0.train.freeze.map(\.value) == ["*.bias", "x1->h1"] }),
+    Probe("train", "weight_decay", "weight_decay: 0.125", { $0.train.weightDecay == 0.125 }),
+    Probe("train", "clip_norm", "clip_norm: 2.5", { $0.train.clipNorm == 2.5 }),
+    Probe("train", "early_stopping", "early_stopping: {patience: 4}", { $0.train.earlyStopping?.patience == 4 && $0.train.earlyStopping?.restoreBest == true }),
+    Probe("train.early_stopping", "patience", "patience: 6", { $0.train.earlyStopping?.patience == 6 }),
+    Probe("train.early_stopping", "min_delta", "patience: 1, min_delta: 0.25", { $0.train.earlyStopping?.minDelta == 0.25 }),
+    Probe("train.early_stopping", "restore_best", "patience: 1, restore_best: false", { $0.train.earlyStopping?.restoreBest == false }),
 
     Probe("a learning-rate schedule", "schedule", "schedule: step, initial: 0.5, factor: 0.5, every: 10",
           { $0.train.learningRate == .step(initial: 0.5, factor: 0.5, every: 10) }),

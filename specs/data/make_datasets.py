@@ -27,6 +27,16 @@ round-tripping repr of the float):
       standard deviation; the same transform is applied to the test split.
       Columns y[0]..y[2]: one-hot class (setosa, versicolor, virginica), 0 or 1.
 
+  iris-labelled.csv, iris-labelled-test.csv
+      The same 120 / 30 split and row order, raw (not standardised) and labelled,
+      written as R's write.csv(df) writes a data frame df with the columns
+      sepal_length, sepal_width, petal_length, petal_width (cm) and species (a
+      factor): a quoted header whose first name is "" (the row names), each row's
+      name quoted (the row's number in the original 150, from 1), numbers as R
+      prints them (15 significant digits; 5 rather than 5.0) and the species
+      quoted. specs/iris-labelled.yaml reads them with data.label and
+      data.normalize, so bpc computes the standardisation itself.
+
   digits-train.csv, digits-test.csv
       scikit-learn's 8x8 handwritten digits (1797 samples) split stratified
       1437 / 360. Columns x[0]..x[63]: pixel value / 16 (row-major 8x8 image,
@@ -93,6 +103,16 @@ def write_csv(path, x, y):
             f.write(",".join([fmt(v) for v in xr] + [fmt(v) for v in yr]) + "\n")
 
 
+def write_r_csv(path, x, species, rows):
+    """As R's write.csv(df): quoted header and strings, quoted row names, "\n" endings."""
+    header = ["", "sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
+    with open(path, "w", newline="\n", encoding="ascii") as f:
+        f.write(",".join(f'"{name}"' for name in header) + "\n")
+        for row, xr, name in zip(rows, x, species):
+            cells = [f'"{row + 1}"'] + [fmt(float(f"{v:.15g}")) for v in xr] + [f'"{name}"']
+            f.write(",".join(cells) + "\n")
+
+
 def make_iris(rng):
     data = load_iris()
     x, y = data.data.astype(np.float64), data.target
@@ -100,7 +120,8 @@ def make_iris(rng):
     mean = x[tr].mean(axis=0)
     std = x[tr].std(axis=0)  # population std, as scikit-learn's StandardScaler
     xs = (x - mean) / std
-    return (xs[tr], one_hot(y[tr], 3), y[tr]), (xs[te], one_hot(y[te], 3), y[te])
+    labelled = [(part, x[idx], data.target_names[y[idx]], idx) for part, idx in (("", tr), ("-test", te))]
+    return (xs[tr], one_hot(y[tr], 3), y[tr]), (xs[te], one_hot(y[te], 3), y[te]), labelled
 
 
 def make_digits(rng):
@@ -129,7 +150,12 @@ def main():
     args = ap.parse_args()
 
     rng = np.random.RandomState(SEED)
-    sets = {"iris": make_iris(rng), "digits": make_digits(rng)}
+    *iris, labelled = make_iris(rng)
+    sets = {"iris": tuple(iris), "digits": make_digits(rng)}
+    for part, x, species, rows in labelled:
+        path = os.path.join(args.out, f"iris-labelled{part}.csv")
+        write_r_csv(path, x, species, rows)
+        print(f"wrote {path}: {len(x)} rows")
     for name, (train, test) in sets.items():
         for part, (x, y1h, _) in (("train", train), ("test", test)):
             path = os.path.join(args.out, f"{name}-{part}.csv")
