@@ -64,6 +64,7 @@ extension Model {
             stoppedEarly = true
         }
         var evaluator = network
+        let checkpointInterval = checkpoints?.every
         func afterEpoch(_ epoch: Int, _ loss: Double, _ parameters: () -> [Double], _ state: () -> TrainingState) -> Bool {
             var validationLoss: Double?
             if let validation = validationSamples {
@@ -87,8 +88,10 @@ extension Model {
             }
             let decision = progress(TrainingProgress(epoch: epoch, epochs: settings.epochs, loss: loss, validationLoss: validationLoss))
             let interrupted = decision == .stop
-            if let checkpoints, interrupted || (epoch + 1) % checkpoints.every == 0 || epoch + 1 == settings.epochs || stop {
-                checkpoints.save(Checkpoint(identity: identity, state: state(), validationHistory: validationHistory, earlyStopping: early))
+            // The interval is tested before the policy (and its closure) is touched: most epochs
+            // of most runs save nothing, and an epoch can be four samples long.
+            if let every = checkpointInterval, interrupted || (epoch + 1) % every == 0 || epoch + 1 == settings.epochs || stop {
+                checkpoints?.save(Checkpoint(identity: identity, state: state(), validationHistory: validationHistory, earlyStopping: early))
             }
             return !interrupted && !stop
         }

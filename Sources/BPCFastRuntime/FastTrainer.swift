@@ -121,11 +121,9 @@ public struct FastTrainer {
         let report = try data.inputs.withUnsafeBufferPointer { (inputs) throws(NonFiniteValue) in
             try data.targets.withUnsafeBufferPointer { (targets) throws(NonFiniteValue) in
                 try runEpochs(samples: data.count, settings: settings, resume: resume?.schedule, afterEpoch: { epoch, loss, schedule in
-                    withoutActuallyEscaping(schedule) { schedule in
-                        afterEpoch(epoch, loss, { slab.binary64 }, {
-                            TrainingState(schedule: schedule(), optimizer: optimizer.snapshot(), parameters: slab.binary64)
-                        })
-                    }
+                    afterEpoch(epoch, loss, { slab.binary64 }, {
+                        TrainingState(schedule: schedule, optimizer: optimizer.snapshot(), parameters: slab.binary64)
+                    })
                 }) { (order, first, count, rate, position) throws(NonFiniteValue) in
                     if online {
                         primary.loadInputs(inputs, inputWidth: data.inputWidth, order: order, first: first, count: 1)

@@ -118,11 +118,9 @@ public struct Trainer {
         }
         let plan = network.plan
         return try runEpochs(samples: data.count, settings: settings, resume: resume?.schedule, afterEpoch: { epoch, loss, schedule in
-            withoutActuallyEscaping(schedule) { schedule in
-                afterEpoch(epoch, loss, { network.parameters }, {
-                    TrainingState(schedule: schedule(), optimizer: optimizer.snapshot(), parameters: network.parameters)
-                })
-            }
+            afterEpoch(epoch, loss, { network.parameters }, {
+                TrainingState(schedule: schedule, optimizer: optimizer.snapshot(), parameters: network.parameters)
+            })
         }) { (order, first, count, rate, position) throws(NonFiniteValue) in
             network.resetGradients()
             var batchLoss = 0.0
@@ -163,24 +161,26 @@ public struct BatchPosition: Sendable {
 /// `order[first ..< first + count]` and returns their summed loss.
 ///
 /// A run continues from `resume` (the schedule an earlier run reported) exactly as if it had
-/// not stopped. `afterEpoch(epoch, meanLoss, schedule)` runs after each epoch, with the
-/// schedule's state on demand; returning false stops cleanly.
+/// not stopped. `afterEpoch(epoch, meanLoss, schedule)` runs after each epoch with the
+/// schedule's state, passed in place (no copy, no retain: a training run may have an epoch of
+/// four samples); returning false stops cleanly.
 public func runEpochs(
     samples count: Int, settings: TrainingSettings, resume: ScheduleState? = nil,
-    afterEpoch: (Int, Double, () -> ScheduleState) -> Bool,
+    afterEpoch: (Int, Double, inout ScheduleState) -> Bool,
     step: (UnsafeBufferPointer<Int>, Int, Int, Double, BatchPosition) throws(NonFiniteValue) -> Double
 ) throws(NonFiniteValue) -> TrainingReport {
-    var report = TrainingReport(lossHistory: resume?.lossHistory ?? [], epochsRun: resume?.epochsDone ?? 0,
-                                updates: resume?.updates ?? 0, interrupted: false)
-    guard count > 0 else { return report }
-    var order = resume?.order ?? Array(0..<count)
-    var generator = SeededGenerator(seed: resume?.generator ?? (settings.seed ^ 0x5348_5546_464C_4521))
-    report.lossHistory.reserveCapacity(min(settings.epochs, 1 << 16))
+    // The schedule's state lives in one value that `afterEpoch` borrows: no copy per epoch.
+    var state = resume ?? ScheduleState(epochsDone: 0, updates: 0, order: Array(0..<count),
+                                        generator: settings.seed ^ 0x5348_5546_464C_4521, lossHistory: [])
+    var interrupted = false
+    guard count > 0 else { return TrainingReport(lossHistory: state.lossHistory, epochsRun: state.epochsDone, updates: state.updates, interrupted: false) }
+    var generator = SeededGenerator(seed: state.generator)
+    state.lossHistory.reserveCapacity(min(settings.epochs, 1 << 16))
     let batchSize = max(1, settings.batchSize)
-    for epoch in report.epochsRun..<max(settings.epochs, report.epochsRun) {
+    for epoch in state.epochsDone..<max(settings.epochs, state.epochsDone) {
         if settings.shuffle {
             for index in stride(from: count - 1, to: 0, by: -1) {
-                order.swapAt(index, generator.nextIndex(below: index + 1))
+                state.order.swapAt(index, generator.nextIndex(below: index + 1))
             }
         }
         let rate = settings.learningRate.rate(epoch: epoch)
@@ -189,26 +189,22 @@ public func runEpochs(
         var first = 0
         while first < count {
             let size = min(batchSize, count - first)
-            epochLoss += try order.withUnsafeBufferPointer { (order) throws(NonFiniteValue) in
+            epochLoss += try state.order.withUnsafeBufferPointer { (order) throws(NonFiniteValue) in
                 try step(order, first, size, rate, BatchPosition(epoch: epoch, batch: batch))
             }
-            report.updates += 1
+            state.updates += 1
             batch += 1
             first += size
         }
-        report.lossHistory.append(epochLoss / Double(count))
-        report.epochsRun = epoch + 1
-        // A closure literal passed straight to a non-escaping parameter needs no allocation.
-        let proceed = afterEpoch(epoch, epochLoss / Double(count), {
-            ScheduleState(epochsDone: report.epochsRun, updates: report.updates, order: order,
-                          generator: generator.currentState, lossHistory: report.lossHistory)
-        })
-        if !proceed {
-            report.interrupted = true
+        state.lossHistory.append(epochLoss / Double(count))
+        state.epochsDone = epoch + 1
+        state.generator = generator.currentState
+        if !afterEpoch(epoch, epochLoss / Double(count), &state) {
+            interrupted = true
             break
         }
     }
-    return report
+    return TrainingReport(lossHistory: state.lossHistory, epochsRun: state.epochsDone, updates: state.updates, interrupted: interrupted)
 }
 
 /// An optimiser's running state (velocity, second moment, step count) in either precision,
