@@ -318,9 +318,13 @@ public struct Model: Sendable {
 
     /// Samples from a CSV file read as the spec's data files are (the plan keeps their column
     /// mapping and label column), with raw inputs.
-    public func loadDataset(csvFile path: String) throws(LoadFailure) -> Dataset {
+    /// `targets: false` reads the input columns alone (the data set has no targets; for
+    /// prediction): target and label columns may be missing and are not checked.
+    public func loadDataset(csvFile path: String, targets: Bool = true) throws(LoadFailure) -> Dataset {
         var log = DiagnosticLog()
-        guard let data = Pipeline.loadData(csvFile: path, plan: network.plan, log: &log), !log.hasErrors else { throw LoadFailure(log) }
+        guard let data = Pipeline.loadData(csvFile: path, plan: network.plan, targets: targets, log: &log), !log.hasErrors else {
+            throw LoadFailure(log)
+        }
         return data
     }
 

@@ -134,8 +134,8 @@ public enum Pipeline {
 
     /// Samples from a CSV file given on its own, read with the plan's columns and label column
     /// (header naming input and output units when the plan has neither).
-    public static func loadData(csvFile path: String, plan: Plan, log: inout DiagnosticLog) -> Dataset? {
-        DataLoader.load(csvFile: path, plan: plan, log: &log)
+    public static func loadData(csvFile path: String, plan: Plan, targets: Bool = true, log: inout DiagnosticLog) -> Dataset? {
+        DataLoader.load(csvFile: path, plan: plan, targets: targets, log: &log)
     }
 
     /// The `train` section as the runtimes take it; the shuffle is seeded by `init`'s seed.

@@ -10,6 +10,9 @@ struct CSVLayout {
     /// strict, and giving `columns` or `label` says the file has columns of its own.
     var ignoresOtherColumns = false
     var label: LabelColumn?
+    /// False for inputs alone (`bpc predict --csv`): target and label columns may be absent and
+    /// are not read; the data set has no targets.
+    var readsTargets = true
 
     /// The layout a plan keeps (what a CSV file given on its own is read with).
     init(plan: Plan) {
@@ -96,6 +99,17 @@ struct CSVReader {
         var fedBy: [Role: String] = [:]
         var sawLabel = false
         for (name, position) in header {
+            if !layout.readsTargets {
+                // Inputs alone: the label and every output column feed nothing.
+                if name == layout.label?.name {
+                    roles.append(.ignored)
+                    continue
+                }
+                if case .target? = unitRole[layout.mapping[name] ?? name] {
+                    roles.append(.ignored)
+                    continue
+                }
+            }
             if name == layout.label?.name {
                 if sawLabel { log.error("column '\(name)' appears twice", in: path, at: position) }
                 sawLabel = true
@@ -135,6 +149,7 @@ struct CSVReader {
             }
         }
         for (slot, unit) in plan.inputUnits.enumerated() where fedBy[.input(slot)] == nil { missing(plan.unitNames[Int(unit)], "input") }
+        guard layout.readsTargets else { return roles }
         if let label = layout.label {
             if !sawLabel {
                 log.error("missing the label column '\(label.name)'\(suggestion(for: label.name, among: headerNames))", in: path, at: .startOfFile)
@@ -150,8 +165,8 @@ struct CSVReader {
     private func readRecords(_ scanner: inout CSVScanner, roles: [Role], header: [String], log: inout DiagnosticLog) -> Contents? {
         let errorsBefore = log.errorCount
         let inputWidth = plan.inputUnits.count
-        let targetWidth = plan.outputUnits.count
-        let labelled = layout.label != nil
+        let targetWidth = layout.readsTargets ? plan.outputUnits.count : 0
+        let labelled = layout.readsTargets && layout.label != nil
         var inputs: [Double] = []
         var targets: [Double] = []
         var labels: [Int32] = []
@@ -205,7 +220,7 @@ struct CSVReader {
                 log.error("row has \(counted(column, "field")) but the header has \(roles.count)", in: path, at: recordStart)
                 continue
             }
-            if !labelled, problems.isEmpty, let problem = plan.loss.targetProblem(target[...]) {
+            if !labelled, layout.readsTargets, problems.isEmpty, let problem = plan.loss.targetProblem(target[...]) {
                 let position = problem.output.map { scanner.position(of: targetFields[$0]) } ?? recordStart
                 problems.append((problem.message, position))
             }

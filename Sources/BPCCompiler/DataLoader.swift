@@ -78,10 +78,13 @@ public enum DataLoader {
     }
 
     /// Loads a CSV file named on its own (not from a spec), e.g. data given beside a plan file,
-    /// with the plan's layout.
-    public static func load(csvFile path: String, plan: Plan, log: inout DiagnosticLog) -> Dataset? {
+    /// with the plan's layout. Without `targets`, only the input columns are read (and needed):
+    /// the data set has no targets, as `bpc predict --csv` wants.
+    public static func load(csvFile path: String, plan: Plan, targets: Bool = true, log: inout DiagnosticLog) -> Dataset? {
         guard let bytes = readRegularFile(path, maxSize: maxCSVSize, log: &log) else { return nil }
-        return CSVReader(path: path, plan: plan, layout: CSVLayout(plan: plan)).read(bytes, log: &log)?.data
+        var layout = CSVLayout(plan: plan)
+        layout.readsTargets = targets
+        return CSVReader(path: path, plan: plan, layout: layout).read(bytes, log: &log)?.data
     }
 
     /// Checks a sample's lengths against the plan's input and output units.

@@ -20,7 +20,7 @@ struct Predict: ParsableCommand {
     @Option(parsing: .unconditionalSingleValue,
             help: ArgumentHelp("A sample's inputs, comma-separated, in input-unit order; repeat for more samples.", valueName: "a,b,..."))
     var input: [String] = []
-    @Option(help: ArgumentHelp("Predict every row of this CSV file, read as a data file is (its header names the units); the target values are not used.",
+    @Option(help: ArgumentHelp("Predict every row of this CSV file, read as a data file is (its header names the input units; target and label columns may be there or not and are not read).",
                                valueName: "file.csv"),
             completion: .file(extensions: ["csv"]))
     var csv: String?
@@ -63,8 +63,8 @@ struct Predict: ParsableCommand {
     private func samples(for model: Model) throws -> Dataset {
         if let csv {
             do {
-                // The data loader reads a data file's header, which names every output unit too.
-                return try model.loadDataset(csvFile: csv)
+                // Inputs alone: target and label columns may be there or not, and are not read.
+                return try model.loadDataset(csvFile: csv, targets: false)
             } catch {
                 report(error)
                 throw ExitCode(1)
