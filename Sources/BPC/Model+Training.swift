@@ -44,8 +44,19 @@ extension Model {
         if let resume {
             let recorded: Runtime = resume.identity.runtime == .reference
                 ? .reference : .fast(precision: resume.identity.precision, threads: resume.identity.threads)
-            if runtime != .automatic && runtime != recorded {
-                throw .invalidCheckpoint(.mismatch("it was written by the \(resume.identity.runtime.rawValue) runtime (\(resume.identity.precision.rawValue), \(resume.identity.threads) thread(s)); resume without another runtime choice"))
+            // The choice may repeat the recorded one, or leave the thread count to bpc (0).
+            let compatible: Bool
+            switch runtime {
+            case .automatic: compatible = true
+            case .reference: compatible = resume.identity.runtime == .reference
+            case .fast(let precision, let threads):
+                compatible = resume.identity.runtime == .fast && precision == resume.identity.precision
+                    && (threads == 0 || threads == resume.identity.threads)
+            }
+            guard compatible else {
+                let written = resume.identity.runtime == .reference
+                    ? "the reference runtime" : "the fast runtime (\(resume.identity.precision.rawValue), \(resume.identity.threads) thread\(resume.identity.threads == 1 ? "" : "s"))"
+                throw .invalidCheckpoint(.mismatch("it was written by \(written); resume with that runtime or without a runtime choice"))
             }
             runtime = recorded
         }
@@ -96,6 +107,9 @@ extension Model {
             return !interrupted && !stop
         }
 
+        if let resume, !stoppedEarly, resume.epochsDone >= settings.epochs {
+            throw .invalidSetting("the checkpoint has done \(resume.epochsDone) epochs of \(settings.epochs) already; ask for more epochs (--epochs) to continue it")
+        }
         let clock = ContinuousClock()
         let start = clock.now
         var report: TrainingReport
@@ -141,8 +155,8 @@ extension Model {
 }
 
 extension Plan {
-    /// The network's structure (names, roles, activations, tables, loss; not the parameter
-    /// values), hashed: checkpoints name the network they belong to by it.
+    /// The network's structure (names, roles, activations, tables, loss, tied parameters; not
+    /// the parameter values), hashed: checkpoints name the network they belong to by it.
     var structureFingerprint: UInt64 {
         var hasher = Fingerprint.Hasher()
         hasher.add(unitCount)
@@ -155,6 +169,11 @@ extension Plan {
         }
         hasher.add(loss.name)
         hasher.add(parameterCount)
+        // Only when present, so untied networks keep the fingerprints of earlier checkpoints.
+        if let sharedWith {
+            hasher.add("shared")
+            for value in sharedWith { hasher.add(Int(value)) }
+        }
         return hasher.value
     }
 }

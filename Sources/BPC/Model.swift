@@ -123,11 +123,20 @@ public struct Model: Sendable {
     public var parameters: [Double] { network.parameters }
 
     /// Replaces every parameter, e.g. with values trained elsewhere.
+    ///
+    /// The slots of a tied parameter must hold equal values (a tied parameter is one
+    /// parameter); values that differ within a group are refused.
     public mutating func setParameters(_ values: [Double]) throws(ModelError) {
         guard values.count == network.parameters.count else {
             throw .wrongParameterCount(expected: network.parameters.count, given: values.count)
         }
         if let bad = values.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteParameter(key: parameterKeys[bad]) }
+        if let sharing = network.sharing {
+            for (member, canonical) in zip(sharing.members, sharing.canonicals) where values[Int(member)] != values[Int(canonical)] {
+                let keys = parameterKeys
+                throw .invalidSetting("\(keys[Int(member)]) shares \(keys[Int(canonical)]), so both must have the same value")
+            }
+        }
         network.parameters = values
     }
 
@@ -136,10 +145,14 @@ public struct Model: Sendable {
         network.parameters[try parameterIndex(key)]
     }
 
+    /// Sets one parameter; for a tied parameter, any of its keys sets every slot of the group.
     public mutating func setParameter(_ key: String, to value: Double) throws(ModelError) {
         let index = try parameterIndex(key)
         guard value.isFinite else { throw .nonFiniteParameter(key: key) }
+        let canonical = network.plan.sharedWith.map { $0[index] >= 0 ? Int($0[index]) : index } ?? index
         network.parameters[index] = value
+        network.parameters[canonical] = value
+        network.sharing?.spread(&network.parameters)
     }
 
     func parameterIndex(_ key: String) throws(ModelError) -> Int {

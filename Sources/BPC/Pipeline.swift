@@ -168,6 +168,13 @@ public enum Pipeline {
                           in: spec.path, at: pattern.position)
             }
         }
+        // A tied parameter is one parameter: freezing any of its keys freezes all of them.
+        if let sharing = ParameterSharing(plan) {
+            for (member, canonical) in zip(sharing.members, sharing.canonicals) where frozen[Int(member)] {
+                frozen[Int(canonical)] = true
+            }
+            sharing.spread(&frozen)
+        }
         settings.regularization.frozen = frozen
         return settings
     }

@@ -43,6 +43,8 @@ struct DeclaredUnits {
     var positions: [SourcePosition] = []
     /// Position of the activation that applies (the unit's own or the default's), if written.
     var activationPositions: [SourcePosition?] = []
+    /// `bias: {share: KEY}`: the key each such unit's bias shares, by declared index.
+    var biasShares: [Int: Located<String>] = [:]
 
     var count: Int { names.count }
 }
@@ -125,6 +127,10 @@ struct CompilerContext {
                 units.activations.append(activation)
                 units.activationPositions.append(activationPosition)
                 units.biases.append(biases[min(member, biases.count - 1)])
+                if case .shared(let key)? = (unit.role == .input ? nil : (unit.bias ?? spec.defaults.bias)?.value),
+                   let position = (unit.bias ?? spec.defaults.bias)?.position {
+                    units.biasShares[units.count - 1] = Located(key, at: position)
+                }
                 units.positions.append(unit.name.position)
             }
         }
@@ -160,7 +166,7 @@ struct CompilerContext {
         guard let written = unit.bias ?? spec.defaults.bias else { return [nil] }
         switch written.value {
         case .none: return [nil]
-        case .trainable: return [0]
+        case .trainable, .shared: return [0]
         case .value(let value): return [value]
         case .values(let values):
             guard let count = unit.count?.value else {

@@ -3,7 +3,13 @@ import BPCSpec
 
 extension CompilerContext {
     /// Renumbers units by `order` and builds the plan's tables and initial parameters.
-    func lower(fanIn: FanIn, order: [Int], loss: Loss) -> Compilation {
+    ///
+    /// Returns nil, with the errors reported, when a `share` names no parameter or a
+    /// parameter that itself shares.
+    mutating func lower(fanIn: FanIn, order: [Int], loss: Loss) -> Compilation? {
+        let sharing = !units.biasShares.isEmpty || spec.edges.contains { $0.share != nil }
+        /// (sharing slot, the key it shares), in slot order; empty without sharing.
+        var shares: [(slot: Int, key: Located<String>)] = []
         let n = units.count
         var position = [Int32](repeating: 0, count: n)
         for (index, unit) in order.enumerated() { position[unit] = Int32(index) }
@@ -20,7 +26,12 @@ extension CompilerContext {
                 let edge = Int(fanIn.edgesInto[slot])
                 fanInSource.append(position[Int(edges.sources[edge])])
                 parameters.append(edges.weights[edge] ?? 0)
-                written.append(edges.weights[edge] != nil)
+                if sharing, let key = spec.edges[Int(edges.entries[edge])].share {
+                    shares.append((parameters.count - 1, key))
+                    written.append(true)  // a sharing edge draws nothing; it takes the shared value
+                } else {
+                    written.append(edges.weights[edge] != nil)
+                }
             }
             fanInStart[index + 1] = Int32(fanInSource.count)
         }
@@ -31,6 +42,7 @@ extension CompilerContext {
         for (index, unit) in order.enumerated() {
             if let bias = units.biases[unit] {
                 biasParameter[index] = Int32(parameters.count)
+                if sharing, let key = units.biasShares[unit] { shares.append((parameters.count, key)) }
                 parameters.append(bias)
             }
         }
@@ -58,7 +70,7 @@ extension CompilerContext {
 
         let inputs = order.indices.filter { units.roles[order[$0]] == .input }.map { Int32($0) }
         let outputs = (0..<n).filter { units.roles[$0] == .output }.map { position[$0] }
-        let plan = Plan(
+        var plan = Plan(
             name: spec.name ?? defaultName(for: spec.path),
             unitNames: order.map { units.names[$0] },
             roles: order.map { units.roles[$0] },
@@ -69,7 +81,57 @@ extension CompilerContext {
             fanInStart: fanInStart, fanInSource: fanInSource, fanInParameter: fanInParameter,
             fanOutStart: fanOutStart, fanOutTarget: fanOutTarget, fanOutParameter: fanOutParameter,
             parameters: parameters, loss: loss)
+        if !shares.isEmpty {
+            guard let table = sharingTable(shares, keys: plan.parameterKeys()) else { return nil }
+            for (slot, canonical) in table.enumerated() where canonical >= 0 {
+                plan.parameters[slot] = plan.parameters[Int(canonical)]
+            }
+            plan.sharedWith = table
+        }
         return Compilation(plan: plan, unitPositions: order.map { units.positions[$0] })
+    }
+
+    /// The plan's `sharedWith` table for the `share` requests, or nil with every bad request
+    /// reported: a key that names no parameter (with the closest key), a parameter sharing
+    /// itself, and one sharing a parameter that itself shares (a chain, or a cycle).
+    private mutating func sharingTable(_ shares: [(slot: Int, key: Located<String>)], keys: [String]) -> [Int32]? {
+        var slotOfKey: [String: Int] = [:]
+        slotOfKey.reserveCapacity(keys.count)
+        for (slot, key) in keys.enumerated() { slotOfKey[key] = slot }
+        var requested: [Int: Located<String>] = [:]
+        for share in shares { requested[share.slot] = share.key }
+        var table = [Int32](repeating: -1, count: keys.count)
+        var reported = Set<SourcePosition>()
+        for (slot, key) in shares {
+            func fail(_ message: String) {
+                if reported.insert(key.position).inserted { error(message, at: key.position) }
+            }
+            guard let target = slotOfKey[key.value] else {
+                fail("'\(keys[slot])' shares '\(key.value)', which is no parameter of this network\(suggestion(for: key.value, among: keys))")
+                continue
+            }
+            guard target != slot else {
+                fail("'\(keys[slot])' shares itself; share another parameter, or leave out 'share'")
+                continue
+            }
+            if let next = requested[target] {
+                var chain = [keys[slot], keys[target]]
+                var cursor = slotOfKey[next.value]
+                while let current = cursor, chain.count <= keys.count, let onward = requested[current] {
+                    if current == slot { break }
+                    chain.append(keys[current])
+                    cursor = slotOfKey[onward.value]
+                }
+                if cursor == slot {
+                    fail("shared parameters form a cycle: \(chain.joined(separator: " -> ")) -> \(keys[slot]); one of them must have a value of its own")
+                } else {
+                    fail("'\(keys[slot])' shares '\(keys[target])', which itself shares '\(next.value)'; share '\(next.value)' directly")
+                }
+                continue
+            }
+            table[slot] = Int32(target)
+        }
+        return reported.isEmpty ? table : nil
     }
 }
 

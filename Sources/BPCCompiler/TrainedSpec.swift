@@ -6,7 +6,9 @@ extension ModelSpec {
     /// `plan.parameters`), so that compiling the result starts from exactly those values.
     ///
     /// Each edge entry gets a weight list in its own from-major order, each unit or group with
-    /// a bias gets its value(s); `init` then draws nothing.
+    /// a bias gets its value(s); `init` then draws nothing. Entries that `share` a parameter
+    /// keep their `share` and get no value: the parameter they share is written where it is
+    /// declared, and members of a tied group hold its value.
     public func withParameters(_ parameters: [Double], of plan: Plan) -> ModelSpec {
         var index: [String: Int] = [:]
         index.reserveCapacity(plan.parameterCount)
@@ -25,7 +27,7 @@ extension ModelSpec {
             return names
         }
         var result = self
-        for (entry, edge) in edges.enumerated() {
+        for (entry, edge) in edges.enumerated() where edge.share == nil {
             let targets = members(edge.to)
             var weights: [Double] = []
             for source in members(edge.from) {
@@ -35,6 +37,7 @@ extension ModelSpec {
             result.edges[entry].weight = Located(value, at: edge.weight?.position ?? edge.position)
         }
         for (entry, unit) in units.enumerated() where unit.role != .input {
+            if case .shared? = (unit.bias ?? defaults.bias)?.value { continue }
             let names = unit.count.map { count in (0..<count.value).map { "\(unit.name.value)[\($0)]" } } ?? [unit.name.value]
             let biases = names.compactMap { index[$0 + ".bias"].map { parameters[$0] } }
             guard biases.count == names.count else { continue }

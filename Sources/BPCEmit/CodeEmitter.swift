@@ -65,6 +65,9 @@ private struct Generator {
     let prefix: String
     var lines: [String] = []
     var indent = ""
+    /// The plan's tied parameters: the training step then collects every gradient in `grad`,
+    /// folds the groups as the runtimes do, and updates afterwards. Nil when nothing is shared.
+    let sharing: ParameterSharing?
 
     init(plan: Plan, options: EmitOptions, dialect: Dialect) {
         self.plan = plan
@@ -72,6 +75,7 @@ private struct Generator {
         self.dialect = dialect
         // Sanitized here too: options built in code need not have passed `problem(withPrefix:)`.
         prefix = CodeEmitter.identifier(from: options.prefix)
+        sharing = ParameterSharing(plan)
         let single = options.singlePrecision
         switch dialect {
         case .c:
@@ -473,17 +477,20 @@ private struct Generator {
             emit("/* One SGD step on one sample: p <- p - learning_rate * dE/dp. Returns the sample's loss before the step. */")
         }
         function("train_step", returns: real, parameters: parameters, isPublic: true) { g in
-            g.scratch(["scratch"], count: 3 * n + max(1, g.plan.outputUnits.count)) { g in
+            let gradientStart = 3 * n + max(1, g.plan.outputUnits.count)
+            g.scratch(["scratch"], count: gradientStart + (g.sharing == nil ? 0 : g.plan.parameterCount)) { g in
                 if g.dialect == .c {
                     g.emit("\(g.real) *a = scratch;")
                     g.emit("\(g.real) *z = scratch + \(n);")
                     g.emit("\(g.real) *d = scratch + \(2 * n);")
                     g.emit("\(g.real) *direct = scratch + \(3 * n);")
+                    if g.sharing != nil { g.emit("\(g.real) *grad = scratch + \(gradientStart);") }
                 } else {
                     g.emit("let a = scratch.baseAddress!")
                     g.emit("let z = a + \(n)")
                     g.emit("let d = a + \(2 * n)")
                     g.emit("let direct = a + \(3 * n)")
+                    if g.sharing != nil { g.emit("let grad = a + \(gradientStart)") }
                 }
                 g.emit(g.dialect == .c ? "\(g.real) loss = \(g.math.literal(0));" : "var loss: \(g.real) = 0")
                 g.emit(g.dialect == .c ? "\(g.prefix)_run(p, input, a, z);" : "run(p, input, a, z)")
@@ -492,6 +499,7 @@ private struct Generator {
                 let frozen = g.options.frozen.indices.filter { g.options.frozen[$0] && $0 < g.plan.parameterCount }
                 for parameter in frozen { g.emit(g.declare("frozen_\(parameter)", "p[\(parameter)]", mutable: false)) }
                 g.backward()
+                if let sharing = g.sharing { g.foldAndUpdate(sharing) }
                 for parameter in frozen { g.emit("p[\(parameter)] = frozen_\(parameter);") }
                 g.emit(g.dialect == .c ? "return loss;" : "return loss")
             }
@@ -508,8 +516,24 @@ private struct Generator {
 
     /// The statement updating `parameter` by this sample's `gradient`: `Optimizer.sgdStep`
     /// rendered (`p[i] -= learning_rate * g;`), so the step is the runtime's SGD rule.
+    /// With tied parameters it only stores the gradient (`grad[i] = g;`); `foldAndUpdate` then
+    /// sums the groups and applies the step to every parameter.
     func update(_ parameter: String, gradient: FormulaExpression) -> String {
-        Optimizer.sgdStep(weight: .name(parameter), gradient: gradient, rate: .name("learning_rate")).assignment(to: parameter, math)
+        if sharing != nil, parameter.hasPrefix("p[") {
+            return gradient.assignment(to: "grad" + parameter.dropFirst(), math)
+        }
+        return Optimizer.sgdStep(weight: .name(parameter), gradient: gradient, rate: .name("learning_rate")).assignment(to: parameter, math)
+    }
+
+    /// The runtimes' fold (`ParameterSharing.fold`, in its order), then the SGD step on every
+    /// parameter with its folded gradient.
+    mutating func foldAndUpdate(_ sharing: ParameterSharing) {
+        emit(dialect == .c ? "/* Tied parameters: each group's gradient is the sum over its uses. */" : "// Tied parameters: each group's gradient is the sum over its uses.")
+        for (member, canonical) in zip(sharing.members, sharing.canonicals) { emit("grad[\(canonical)] += grad[\(member)];") }
+        for (member, canonical) in zip(sharing.members, sharing.canonicals) { emit("grad[\(member)] = grad[\(canonical)];") }
+        if dialect == .c { emit("int i;") }
+        let step = Optimizer.sgdStep(weight: FormulaExpression.name("p[i]"), gradient: FormulaExpression.name("grad[i]"), rate: FormulaExpression.name("learning_rate")).assignment(to: "p[i]", math)
+        loop("i", to: String(plan.parameterCount), declared: true) { g in g.emit(step) }
     }
 
     /// Deltas for every unit in reverse order (all before any update, since each delta reads

@@ -5,6 +5,8 @@ import BPCRuntime
 ///
 /// h_p = 1e-6 max(1, |w_p|) balances truncation (O(h^2)) against rounding (O(eps / h)); a
 /// parameter passes when |analytic - numeric| <= tolerance * max(1, |analytic|, |numeric|).
+/// A tied parameter is one parameter: the difference moves every slot of its group together,
+/// and its analytic gradient is the group's sum (what every member reports).
 public struct GradientChecker: Sendable {
     public struct Row: Sendable {
         public var key: String
@@ -36,16 +38,20 @@ public struct GradientChecker: Sendable {
             return total / Double(count)
         }
         let keys = network.plan.parameterKeys()
+        let canonical = network.plan.canonicalParameters()
+        var group: [Int: [Int]] = [:]
+        for (slot, owner) in canonical.enumerated() where owner != slot { group[owner, default: [owner]].append(slot) }
         var rows: [Row] = []
         rows.reserveCapacity(keys.count)
         for p in 0..<network.parameters.count {
             let original = network.parameters[p]
             let h = 1e-6 * max(1, abs(original))
-            network.parameters[p] = original + h
+            let slots = group[canonical[p]] ?? [p]
+            for slot in slots { network.parameters[slot] = original + h }
             let up = meanLoss(&network)
-            network.parameters[p] = original - h
+            for slot in slots { network.parameters[slot] = original - h }
             let down = meanLoss(&network)
-            network.parameters[p] = original
+            for slot in slots { network.parameters[slot] = original }
             let numeric = (up - down) / (2 * h)
             let error = abs(analytic[p] - numeric)
             let scale = max(1, abs(analytic[p]), abs(numeric))

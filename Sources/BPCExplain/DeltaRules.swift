@@ -77,17 +77,27 @@ struct DeltaRules {
     }
 
     /// ∂E/∂w_{i→j} = δ_j · z_i = numbers = value (∂E/∂b_j = δ_j for a bias).
+    /// For a tied parameter the row is this slot's use alone (`useValue`); the derivation adds
+    /// the uses up.
     func gradientRow(_ parameter: Int) -> EquationRow {
         let (symbol, unit, source) = parameterSymbol(parameter)
-        let value = MathExpression.number(pass.gradients[parameter])
+        let tied = pass.plan.sharedWith != nil
+        let value = MathExpression.number(tied ? useValue(parameter) : pass.gradients[parameter])
         let lhs = MathExpression.partial(.symbol(.loss, .none), symbol)
         guard let source else {
-            return EquationRow(lhs, .equals, [notation.delta(unit), value], note: "∂a/∂b = 1")
+            return EquationRow(lhs, .equals, [notation.delta(unit), value], note: tied ? "∂a/∂b = 1; this use" : "∂a/∂b = 1")
         }
         return EquationRow(lhs, .equals, [
             .product([notation.delta(unit), notation.z(source)]),
             .product([.number(pass.deltas[unit]), .number(pass.activations[source])]),
             value,
-        ])
+        ], note: tied ? "this use" : nil)
+    }
+
+    /// The term of one parameter slot's own use, δ_j z_i (δ_j for a bias): what the runtime's
+    /// backward pass adds for the slot before tied groups are summed (bit for bit).
+    func useValue(_ parameter: Int) -> Double {
+        let (_, unit, source) = parameterSymbol(parameter)
+        return source.map { pass.deltas[unit] * pass.activations[$0] } ?? pass.deltas[unit]
     }
 }

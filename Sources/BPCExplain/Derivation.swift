@@ -37,11 +37,24 @@ public struct Derivation: Sendable {
     public let deltaUnits: [Int]
 
     /// dE/dw as the runtime computes it (the delta form), which the path terms sum to up to
-    /// rounding.
+    /// rounding. For a tied parameter it is the sum over every use (`uses`), as the runtimes
+    /// report and train with.
     public var value: Double { pass.gradients[parameter] }
+    /// This slot's own use: `value` without tying; what its paths sum to.
+    public var useValue: Double { pass.plan.sharedWith == nil ? value : rules.useValue(parameter) }
+    /// For a tied parameter, every slot of its group (this one included) with its key and its
+    /// use's term, in slot order; empty without tying.
+    public var uses: [(key: String, value: Double)] {
+        guard pass.plan.sharedWith != nil else { return [] }
+        let canonical = pass.plan.canonicalParameters()
+        let group = canonical.indices.filter { canonical[$0] == canonical[parameter] }
+        guard group.count > 1 else { return [] }
+        let keys = pass.plan.parameterKeys()
+        return group.map { (keys[$0], rules.useValue($0)) }
+    }
     public var isComplete: Bool { Double(paths.count) == pathsTotal }
-    /// The sum of the path terms not listed: the value less the listed ones.
-    public var omittedSum: Double { value - paths.reduce(0) { $0 + $1.value } }
+    /// The sum of the path terms not listed: this use's value less the listed ones.
+    public var omittedSum: Double { useValue - paths.reduce(0) { $0 + $1.value } }
 
     public enum Failure: Error, Equatable {
         case parameterOutOfRange(Int)
@@ -51,6 +64,17 @@ public struct Derivation: Sendable {
     /// The most paths a derivation lists: the search keeps up to this many terms per unit, so
     /// memory grows with units x paths listed; a listing longer than this is no longer read.
     public static let maxPathsLimit = 10_000
+
+    /// For a tied parameter, the derivations of the other slots of its group (each use's own
+    /// paths), in slot order; empty without tying. Derived on each access.
+    public var otherUses: [Derivation] {
+        guard pass.plan.sharedWith != nil else { return [] }
+        let canonical = pass.plan.canonicalParameters()
+        return canonical.indices.compactMap { slot in
+            guard slot != parameter, canonical[slot] == canonical[parameter] else { return nil }
+            return try? Derivation(pass, parameter: slot, maxPaths: maxPaths)
+        }
+    }
 
     /// Derives `parameter` (an index into the plan's parameters) for the sample `pass` ran.
     public init(_ pass: SamplePass, parameter: Int, maxPaths: Int = 64) throws(Failure) {
@@ -124,7 +148,7 @@ public struct Derivation: Sendable {
         return text
     }
 
-    private func route(_ path: Path) -> String { path.units.map { pass.plan.unitNames[$0] }.joined(separator: " → ") }
+    func route(_ path: Path) -> String { path.units.map { pass.plan.unitNames[$0] }.joined(separator: " → ") }
 
     /// The whole derivation: notation, the chain rule over paths, the numbers, the delta form
     /// and the value.
@@ -172,7 +196,7 @@ public struct Derivation: Sendable {
         }
         var terms = paths.map { MathExpression.number($0.value) }
         if !isComplete { terms.append(.number(omittedSum)) }
-        if terms.count > 1 { numberRows.append(EquationRow(nil, .equals, [terms.count == 1 ? terms[0] : .sum(terms), .number(value)],
+        if terms.count > 1 { numberRows.append(EquationRow(nil, .equals, [terms.count == 1 ? terms[0] : .sum(terms), .number(useValue)],
                                       note: isComplete ? "sum over the paths" : "listed paths and the rest")) }
         blocks.append(.equations(numberRows))
         if !isComplete {
@@ -194,7 +218,34 @@ public struct Derivation: Sendable {
             blocks.append(.equations(slopeRows))
         }
 
-        blocks.append(.heading("4. The value"))
+        let uses = self.uses
+        let otherUses = self.otherUses
+        if !otherUses.isEmpty {
+            blocks.append(.heading("4. The other uses of the tied parameter"))
+            blocks.append(.paragraph([.text("\(key) is tied: it shares one parameter with \(otherUses.map(\.key).joined(separator: ", ")). Each other use's paths, with this sample's numbers:")]))
+            for use in otherUses {
+                blocks.append(.paragraph([.text("As \(use.key), "), .math(use.derivative), .text(":")]))
+                guard !use.paths.isEmpty else {
+                    blocks.append(.paragraph([.text("no path leads from \(plan.unitNames[use.unit]) to an output, so this use adds 0.")]))
+                    continue
+                }
+                var rows = use.paths.enumerated().map { index, path in
+                    EquationRow(index == 0 ? use.derivative : nil, index == 0 ? .equals : .plus,
+                                [use.symbols(of: path), use.numbers(of: path), .number(path.value)], note: use.route(path), breaksLines: false)
+                }
+                if !use.isComplete {
+                    rows.append(EquationRow(nil, .plus, [.number(use.omittedSum)], note: "the paths not listed"))
+                }
+                rows.append(EquationRow(nil, .equals, [.number(use.useValue)], note: "this use"))
+                blocks.append(.equations(rows))
+            }
+        }
+        blocks.append(.heading(otherUses.isEmpty ? "4. The value" : "5. The value"))
+        if !uses.isEmpty {
+            blocks.append(.paragraph([.text("The gradient of a tied parameter is the sum over its uses, and every key of the group reports it:")]))
+            blocks.append(.equations([EquationRow(derivative, .equals, [.sum(uses.map { .number($0.value) }), .number(value)],
+                                                  note: uses.map(\.key).joined(separator: " + "))]))
+        }
         blocks.append(.paragraph([.math(derivative), .text(" = \(value) (binary64, the value bpc grad prints)")]))
         return Explanation(title: "The gradient of \(key)", blocks: blocks)
     }
@@ -218,7 +269,16 @@ public struct Derivation: Sendable {
             ("delta", .array(deltaUnits.map { unit in
                 .object([("unit", .string(names[unit])), ("value", .number(pass.deltas[unit]))])
             })),
-        ])
+        ] + (uses.isEmpty ? [] : [
+            ("uses", .array(uses.map { use in
+                let otherUses = self.otherUses
+                let paths = use.key == key ? self.paths : otherUses.first { $0.key == use.key }?.paths ?? []
+                return .object([("parameter", .string(use.key)), ("value", .number(use.value)),
+                                ("paths", .array(paths.map { path in
+                                    .object([("units", .array(path.units.map { .string(names[$0]) })), ("value", .number(path.value))])
+                                }))])
+            })),
+        ]))
     }
 }
 

@@ -116,8 +116,12 @@ public struct FastTrainer {
             return (engine: engine, part: part, thread: WorkerThread { part.run(engine) })
         }
         defer { for worker in workers { worker.thread.stop() } }
-        // The online step updates inside the backward pass, so it serves plain SGD only.
+        // Tied parameters sum their gradients before the update (nil when nothing is shared).
+        let sharing = ParameterSharing(plan)
+        // The online step updates inside the backward pass, so it serves plain SGD without
+        // tied parameters only.
         let online = share == 1 && settings.batchSize == 1 && settings.optimizer == .sgd && settings.regularization.isIdentity
+            && sharing == nil
         let report = try data.inputs.withUnsafeBufferPointer { (inputs) throws(NonFiniteValue) in
             try data.targets.withUnsafeBufferPointer { (targets) throws(NonFiniteValue) in
                 try runEpochs(samples: data.count, settings: settings, resume: resume?.schedule, afterEpoch: { epoch, loss, schedule in
@@ -152,6 +156,7 @@ public struct FastTrainer {
                         Scalar.add(primary.vector, gradients, worker.engine.gradients, slab.count)
                     }
                     guard loss.isFinite else { throw position.failure("the loss") }
+                    sharing?.fold(gradients)
                     if let bad = optimizer.apply(parameters: slab.values, gradients: gradients, batchCount: count, rate: rate) {
                         throw position.failure("parameter \(plan.parameterKeys()[bad])")
                     }

@@ -27,6 +27,12 @@ public enum UnitRole: String, CaseIterable, Sendable, Hashable {
 /// | `fanOutTarget` | edges | target unit j of each outgoing edge i->j (j > i) |
 /// | `fanOutParameter` | edges | parameter index (= fan-in edge index) of that edge's weight |
 /// | `parameters` | edges + biases | weights in fan-in order, then biases in unit order |
+/// | `sharedWith` | parameters, or nil | -1 for a parameter of its own, else the canonical slot it shares |
+///
+/// A shared (tied) parameter keeps one slot per use, so the layout above does not change: the
+/// members of a group hold equal values, and every runtime sums the group's gradients into
+/// each member before the optimiser step, so they stay equal. `sharedWith` is nil when nothing
+/// is shared, and runtimes test that once, outside their loops.
 ///
 /// Storing weights in fan-in order makes the forward pass read them contiguously; fan-out is
 /// the transpose of fan-in, listed per source unit in increasing parameter index.
@@ -55,6 +61,10 @@ public struct Plan: Sendable, Equatable {
     public var columns: [ColumnMapping]?
     public var classLabels: ClassLabels?
     public var inputNormalization: InputNormalization?
+    /// Tied parameters: for every parameter slot, -1 when it is its own parameter, else the
+    /// index of the canonical slot whose value it shares (a canonical slot shares nothing).
+    /// Nil when nothing is shared.
+    public var sharedWith: [Int32]?
 
     public init(
         name: String, unitNames: [String], roles: [UnitRole], activations: [Activation],
@@ -62,7 +72,8 @@ public struct Plan: Sendable, Equatable {
         fanInStart: [Int32], fanInSource: [Int32], fanInParameter: [Int32],
         fanOutStart: [Int32], fanOutTarget: [Int32], fanOutParameter: [Int32],
         parameters: [Double], loss: Loss,
-        columns: [ColumnMapping]? = nil, classLabels: ClassLabels? = nil, inputNormalization: InputNormalization? = nil
+        columns: [ColumnMapping]? = nil, classLabels: ClassLabels? = nil, inputNormalization: InputNormalization? = nil,
+        sharedWith: [Int32]? = nil
     ) {
         self.name = name
         self.unitNames = unitNames
@@ -82,6 +93,7 @@ public struct Plan: Sendable, Equatable {
         self.columns = columns
         self.classLabels = classLabels
         self.inputNormalization = inputNormalization
+        self.sharedWith = sharedWith
     }
 
     /// The class of each output unit, when the data has a label column.
@@ -113,6 +125,23 @@ public struct Plan: Sendable, Equatable {
             if bias >= 0 { keys[bias] = unitNames[unit] + ".bias" }
         }
         return keys
+    }
+
+    /// The tied groups: each canonical slot with its sharing slots, in increasing slot order;
+    /// empty when nothing is shared. Only groups of two or more slots are listed.
+    public func sharedGroups() -> [[Int]] {
+        guard let sharedWith else { return [] }
+        var members: [Int: [Int]] = [:]
+        for (slot, canonical) in sharedWith.enumerated() where canonical >= 0 {
+            members[Int(canonical), default: [Int(canonical)]].append(slot)
+        }
+        return members.keys.sorted().map { members[$0]! }
+    }
+
+    /// The canonical slot of every parameter: itself, or the slot it shares.
+    public func canonicalParameters() -> [Int] {
+        guard let sharedWith else { return Array(0..<parameterCount) }
+        return sharedWith.enumerated().map { $0.element >= 0 ? Int($0.element) : $0.offset }
     }
 
     /// Each unit's depth: 0 for a unit without fan-in, else one more than its deepest source.

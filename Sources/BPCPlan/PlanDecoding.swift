@@ -269,6 +269,7 @@ private struct JSONScanner {
                     switch field {
                     case "key": parameterKeys = try scanner.readArray { (s: inout JSONScanner) throws(PlanFileError) in try s.readString() }
                     case "value": plan.parameters = try scanner.readArray { (s: inout JSONScanner) throws(PlanFileError) in try s.readDouble() }
+                    case "shared": plan.sharedWith = try scanner.readArray { (s: inout JSONScanner) throws(PlanFileError) in try s.readInteger() }
                     default: throw scanner.failure("unknown key \"\(field)\" in parameters")
                     }
                 }

@@ -58,6 +58,10 @@ public enum PlanJSON {
         appendStrings(plan.parameterKeys(), to: &out)
         out += ",\n    \"value\": "
         appendNumbers(plan.parameters, to: &out)
+        if let shared = plan.sharedWith {
+            out += ",\n    \"shared\": "
+            appendIntegers(shared, to: &out)
+        }
         out += "\n  },\n"
         writeDataLayout(plan, into: &out)
         let summary = plan.summary

@@ -91,7 +91,29 @@ extension Plan {
         if let bad = parameters.firstIndex(where: { !$0.isFinite }) {
             throw PlanViolation("parameter \(bad) is not finite")
         }
+        try verifySharing()
         try verifyDataLayout()
+    }
+
+    /// Tied parameters: one entry per parameter, each -1 or another slot that itself shares
+    /// nothing, every member holding its canonical slot's value; a table that ties nothing is
+    /// written as no table.
+    private func verifySharing() throws(PlanViolation) {
+        guard let sharedWith else { return }
+        try require(sharedWith.count == parameters.count,
+                    "shared has \(sharedWith.count) entries for \(parameters.count) parameters")
+        var any = false
+        for (slot, canonical) in sharedWith.enumerated() where canonical != -1 {
+            any = true
+            try require(canonical >= 0 && Int(canonical) < parameters.count,
+                        "parameter \(slot) shares parameter \(canonical), which does not exist")
+            try require(Int(canonical) != slot, "parameter \(slot) shares itself")
+            try require(sharedWith[Int(canonical)] == -1,
+                        "parameter \(slot) shares parameter \(canonical), which itself shares parameter \(sharedWith[Int(canonical)])")
+            try require(parameters[slot] == parameters[Int(canonical)],
+                        "parameter \(slot) shares parameter \(canonical) but their values differ")
+        }
+        try require(any, "shared lists no shared parameter; leave the table out")
     }
 
     /// The optional keys from the data: columns name distinct input or output units (not

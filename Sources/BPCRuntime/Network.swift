@@ -22,7 +22,11 @@ public struct Network: Sendable {
     /// delta_j = dE/da_j of every unit after the last backward pass.
     public private(set) var deltas: [Double]
     /// dE/dw summed over the samples passed backward since the last `resetGradients()`.
+    /// `backward` adds each slot's own use; with tied parameters, `foldSharedGradients()`
+    /// (which `computeGradients` calls) makes every member of a group hold the group's sum.
     public private(set) var gradients: [Double]
+    /// The plan's tied parameters; nil when nothing is shared.
+    public let sharing: ParameterSharing?
 
     /// For each unit, its index among the outputs, or -1.
     private let outputSlot: [Int32]
@@ -38,6 +42,7 @@ public struct Network: Sendable {
         try plan.verify()
         self.plan = plan
         parameters = plan.parameters
+        sharing = ParameterSharing(plan)
         let n = plan.unitCount
         netInputs = [Double](repeating: 0, count: n)
         activations = [Double](repeating: 0, count: n)
@@ -148,17 +153,25 @@ public struct Network: Sendable {
         return sampleLoss
     }
 
+    /// With tied parameters, sums each group's gradients into every member (the gradient of
+    /// the one parameter they stand for); nothing otherwise.
+    public mutating func foldSharedGradients() {
+        sharing?.fold(&gradients)
+    }
+
     public mutating func resetGradients() {
         gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }
 
     /// Forward and backward for one sample from zeroed gradients: afterwards `gradients` holds
-    /// this sample's dE/dw. Returns the loss.
+    /// this sample's dE/dw, tied groups summed into every member. Returns the loss.
     @discardableResult
     public mutating func computeGradients(input: [Double], target: [Double]) -> Double {
         resetGradients()
         input.withUnsafeBufferPointer { forward($0) }
-        return target.withUnsafeBufferPointer { backward(target: $0) }
+        let loss = target.withUnsafeBufferPointer { backward(target: $0) }
+        foldSharedGradients()
+        return loss
     }
 
     /// The outputs for one input.

@@ -133,6 +133,7 @@ public struct Trainer {
                 }
             }
             guard batchLoss.isFinite else { throw position.failure("the loss") }
+            network.foldSharedGradients()
             let gradients = network.gradients
             let bad = gradients.withUnsafeBufferPointer { g in
                 network.parameters.withUnsafeMutableBufferPointer { w in

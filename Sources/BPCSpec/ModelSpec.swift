@@ -52,6 +52,9 @@ public enum BiasSpec: Sendable, Equatable {
     case value(Double)
     /// On a group: one starting value per member.
     case values([Double])
+    /// `{share: KEY}`: no parameter of its own; the bias uses the parameter named `KEY`
+    /// (every member of a group does).
+    case shared(String)
 }
 
 /// A unit, group or member named in an edge: `h`, `h[3]`.
@@ -95,12 +98,16 @@ public struct EdgeSpec: Sendable {
     public var from: UnitReferences
     public var to: UnitReferences
     public var weight: Located<WeightSpec>?
+    /// `share: KEY`: every edge the entry creates uses the parameter named `KEY` instead of a
+    /// weight of its own (so `weight` is not allowed with it).
+    public var share: Located<String>?
     public var position: SourcePosition
 
-    public init(from: UnitReferences, to: UnitReferences, weight: Located<WeightSpec>?, position: SourcePosition) {
+    public init(from: UnitReferences, to: UnitReferences, weight: Located<WeightSpec>?, share: Located<String>? = nil, position: SourcePosition) {
         self.from = from
         self.to = to
         self.weight = weight
+        self.share = share
         self.position = position
     }
 }

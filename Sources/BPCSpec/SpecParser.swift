@@ -226,6 +226,7 @@ struct SpecDecoder {
         var from: UnitReferences?
         var to: UnitReferences?
         var weight: Located<WeightSpec>?
+        var share: Located<String>?
     }
 
     static let edgeKeys = FieldTable<EdgeFields>("an edge", [
@@ -238,13 +239,29 @@ struct SpecDecoder {
                 fields.weight = Located(.value(number), at: value.start)
             }
         },
+        .init("share") { fields, decoder, value in fields.share = decoder.parameterKey(value) },
     ])
 
     private mutating func decodeEdge(_ node: YAMLNode) {
         var fields = EdgeFields()
         guard decodeEntries(of: node, Self.edgeKeys, into: &fields), let from = fields.from, let to = fields.to else { return }
-        spec.edges.append(EdgeSpec(from: from, to: to, weight: fields.weight, position: node.start))
+        if let share = fields.share, let weight = fields.weight {
+            error("an edge that shares '\(share.value)' has no weight of its own; remove 'weight' (the shared parameter's value applies)", at: weight.position)
+            return
+        }
+        spec.edges.append(EdgeSpec(from: from, to: to, weight: fields.weight, share: fields.share, position: node.start))
     }
+
+    /// A parameter key to share, written like `x1->h1` or `h1.bias`; whether it names a
+    /// parameter is the compiler's to check.
+    private func parameterKey(_ node: YAMLNode) -> Located<String>? {
+        guard let text = string(node, "a parameter key like \"x1->h1\" or h1.bias") else { return nil }
+        return Located(text, at: node.start)
+    }
+
+    static let biasKeys = FieldTable<Located<String>?>("a shared bias", [
+        .init("share", ifMissing: { "a shared bias needs '\($0)': bias: {share: h1.bias}" }) { key, decoder, value in key = decoder.parameterKey(value) },
+    ])
 
     /// `h`, `h[3]` or a list of those.
     private func references(_ node: YAMLNode) -> UnitReferences? {
@@ -774,7 +791,12 @@ struct SpecDecoder {
         if allowList, case .sequence = node.content {
             return numbers(node, "bias").map { Located(.values($0), at: node.start) }
         }
-        error("bias must be true, false, a number\(allowList ? " or (on a group) a list of numbers" : ""), not \(node.kindDescription)", at: node.start)
+        if allowList, case .mapping = node.content {
+            var key: Located<String>?
+            decodeEntries(of: node, Self.biasKeys, into: &key)
+            return key.map { Located(.shared($0.value), at: $0.position) }
+        }
+        error("bias must be true, false, a number\(allowList ? ", {share: KEY} or (on a group) a list of numbers" : ""), not \(node.kindDescription)", at: node.start)
         return nil
     }
 }

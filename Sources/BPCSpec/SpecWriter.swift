@@ -34,6 +34,7 @@ public enum SpecWriter {
             case .values(let values)?: out += ", weight: \(list(values))"
             case nil: break
             }
+            if let share = edge.share { out += ", share: \(quoted(share.value))" }
             out += "}\n"
         }
 
@@ -112,6 +113,7 @@ public enum SpecWriter {
         case .trainable: return "true"
         case .value(let value): return number(value)
         case .values(let values): return list(values)
+        case .shared(let key): return "{share: \(quoted(key))}"
         }
     }
 

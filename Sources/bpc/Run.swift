@@ -52,7 +52,7 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Save the whole training state to this file every --checkpoint-every epochs, at the end, and when Ctrl-C stops the run (written to a temporary file renamed into place: a killed run leaves the previous checkpoint whole).", valueName: "file"))
     var checkpoint: String?
     @Option(help: "Epochs between checkpoints.")
-    var checkpointEvery = 1
+    var checkpointEvery: Int?
     @Option(help: ArgumentHelp("Continue the run saved in this checkpoint (same spec, settings but epochs, data and runtime); the result is bit-identical to a run that never stopped.", valueName: "file"))
     var resume: String?
     @Option(help: "Arithmetic of the training loop: f64 (binary64, the default) or f32 (binary32).")
@@ -76,7 +76,10 @@ struct Run: ParsableCommand {
         }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be a positive number") }
         if !explain.isEmpty && reportPath == nil { throw ValidationError("--explain chooses the derivations of the report; give --report FILE.html too") }
-        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
+        if let checkpointEvery {
+            if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
+            if checkpoint == nil { throw ValidationError("--checkpoint-every says how often to write --checkpoint FILE; give the file too") }
+        }
         if let plotPath, !plotPath.lowercased().hasSuffix(".svg") { throw ValidationError("--plot writes SVG; name the file .svg") }
         if let reportPath, ![".html", ".htm", ".xhtml"].contains(where: reportPath.lowercased().hasSuffix) {
             throw ValidationError("--report writes an HTML page; name the file .html")
@@ -118,7 +121,7 @@ struct Run: ParsableCommand {
             : (precision == nil && threads == nil ? .automatic : .fast(precision: precision ?? .f64, threads: threads ?? 0))
         var checkpointFailure: String?
         let checkpoints = checkpoint.map { path in
-            CheckpointPolicy(every: checkpointEvery) { state in
+            CheckpointPolicy(every: checkpointEvery ?? 1) { state in
                 guard checkpointFailure == nil else { return }
                 do { try writeAtomically(bytes: state.bytes, to: path) } catch {
                     checkpointFailure = "\(path): error: cannot write the checkpoint"
@@ -144,7 +147,8 @@ struct Run: ParsableCommand {
             }
         } catch {
             progress.finish()
-            printError("\(spec): error: \(error)")
+            // A checkpoint that does not fit is the checkpoint's problem: name its file.
+            if case .invalidCheckpoint = error, let resume { printError("\(resume): error: \(error)") } else { printError("\(spec): error: \(error)") }
             throw ExitCode(1)
         }
         progress.finish()
@@ -185,7 +189,10 @@ struct Run: ParsableCommand {
             if let interruption { throw interruption }
             return
         }
-        if report.interrupted { print("interrupted after epoch \(report.epochsRun) of \(model.trainingSettings.epochs)") }
+        if report.interrupted {
+            print("interrupted after epoch \(report.epochsRun) of \(model.trainingSettings.epochs)")
+            if let checkpoint { print("checkpoint saved in \(checkpoint); continue with: bpc run \(spec) --resume \(checkpoint)") }
+        }
         if result.resumedAt > 0 { print("resumed after epoch \(result.resumedAt)") }
         if result.stoppedEarly, let best = result.bestEpoch {
             let restored = model.trainingSettings.earlyStopping?.restoreBest == true ? "; parameters of epoch \(best + 1) restored" : ""
@@ -208,7 +215,8 @@ struct Run: ParsableCommand {
     /// A checkpoint file's contents, or an error naming the file (exit status 1).
     private func readCheckpoint(_ path: String) throws -> Checkpoint {
         guard let bytes = FileManager.default.contents(atPath: path) else {
-            printError("\(path): error: cannot read the checkpoint")
+            let reason = access(path, F_OK) != 0 ? "no such file" : (access(path, R_OK) != 0 ? "permission denied" : "not a readable file")
+            printError("\(path): error: cannot read the checkpoint: \(reason)")
             throw ExitCode(1)
         }
         do {

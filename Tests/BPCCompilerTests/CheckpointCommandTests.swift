@@ -98,7 +98,14 @@ struct CheckpointCommandTests {
         #expect(truncated.status == 1 && truncated.stderr.contains("half.ckpt: error: the checkpoint is truncated or damaged"), "\(truncated.stderr)")
         let missing = try bpc(["run", xor, "--resume", "none.ckpt"], in: folder)
         #expect(missing.status == 1 && missing.stderr.contains("none.ckpt: error: cannot read the checkpoint"))
-        let runtime = try bpc(["run", xor, "--resume", "xor.ckpt", "--precision", "f32"], in: folder)
-        #expect(runtime.status == 1 && runtime.stderr.contains("runtime"), "\(runtime.stderr)")
+        let runtime = try bpc(["run", xor, "--epochs", "5", "--resume", "xor.ckpt", "--precision", "f32"], in: folder)
+        #expect(runtime.status == 1 && runtime.stderr.contains("xor.ckpt: error:") && runtime.stderr.contains("runtime"), "\(runtime.stderr)")
+        // Repeating the recorded runtime, or leaving the thread count to bpc, is no change.
+        let same = try bpc(["run", xor, "--epochs", "5", "--quiet", "--resume", "xor.ckpt", "--precision", "f64", "--threads", "0"], in: folder)
+        #expect(same.status == 0, "\(same.stderr)")
+        let done = try bpc(["run", xor, "--epochs", "3", "--resume", "xor.ckpt"], in: folder)
+        #expect(done.status == 1 && done.stderr.contains("has done 3 epochs of 3 already"), "\(done.stderr)")
+        let lonely = try bpc(["run", xor, "--checkpoint-every", "5"], in: folder)
+        #expect(lonely.status == 64, "\(lonely.stderr)")
     }
 }

@@ -13,6 +13,7 @@ private let mappings: [(name: String, place: String, keys: [String], spec: @Send
     ("defaults", " in defaults", SpecDecoder.defaultsKeys.keys, { topLevel("defaults: {\($0)}") }),
     ("a unit", " in a unit", SpecDecoder.unitKeys.keys, { topLevel("units: [{\($0)}]") }),
     ("an edge", " in an edge", SpecDecoder.edgeKeys.keys, { topLevel("edges: [{\($0)}]") }),
+    ("a shared bias", " in a shared bias", SpecDecoder.biasKeys.keys, { topLevel("units: [{name: h, bias: {\($0)}}]") }),
     ("init", " in init", SpecDecoder.initKeys.keys, { topLevel("init: {\($0)}") }),
     ("data", " in data", SpecDecoder.dataKeys.keys, { topLevel("data: {\($0)}") }),
     ("data.test", " in data.test", SpecDecoder.testDataKeys.keys, { topLevel("data: {csv: a.csv, test: {\($0)}}") }),
@@ -78,6 +79,8 @@ private let probes: [Probe] = [
     Probe("an edge", "from", "from: [a, b], to: c", { $0.edges.first.map { texts($0.from) } == ["a", "b"] }),
     Probe("an edge", "to", "from: a, to: \"c[4]\"", { $0.edges.first.map { texts($0.to) } == ["c[4]"] }),
     Probe("an edge", "weight", "from: a, to: b, weight: 0.625", { $0.edges.first?.weight?.value == .value(0.625) }),
+    Probe("an edge", "share", "from: a, to: b, share: \"a->c\"", { $0.edges.first?.share?.value == "a->c" }),
+    Probe("a shared bias", "share", "share: g.bias", { $0.units.first?.bias?.value == .shared("g.bias") }),
 
     Probe("init", "scheme", "scheme: xavier", { $0.initialization.scheme == .xavier }),
     Probe("init", "scale", "scale: 2.5", { $0.initialization.scale == 2.5 }),
@@ -215,8 +218,9 @@ struct KeyTableTests {
 
     @Test("a mapping given as a list is reported with the table's keys, in the table's order")
     func mappingErrorListsTheTable() {
-        for mapping in mappings where !mapping.place.isEmpty && mapping.name != "a learning-rate schedule" {
-            // A schedule given as a list is read as a learning rate, not as a schedule.
+        for mapping in mappings where !mapping.place.isEmpty && !["a learning-rate schedule", "a shared bias"].contains(mapping.name) {
+            // A schedule given as a list is read as a learning rate, not as a schedule; a
+            // bias given as a list is one value per group member.
             let text = mapping.spec("").replacingOccurrences(of: "{}", with: "[]")
             let result = parse(text)
             let expected = "\(mapping.name) must be a mapping with keys \(mapping.keys.joined(separator: ", ")), not a list"
