@@ -49,6 +49,25 @@ public enum DataLoader {
         guard let data = spec.data else { return result }
         let errorsBefore = log.errorCount
         result.plan.columns = columnMappings(data, plan: plan, file: spec.path, log: &log)
+        // Fixed classes and statistics (a saved spec) shape the plan without reading a file:
+        // the network stays the trained one whatever the training file holds now.
+        if let label = data.label, let classes = data.classes {
+            if classes.value.count == plan.outputUnits.count {
+                result.plan.classLabels = ClassLabels(column: label.value, names: classes.value)
+            } else {
+                log.error("'classes' has \(counted(classes.value.count, "class")) but the network has \(counted(plan.outputUnits.count, "output unit")); it needs one output per class",
+                          in: spec.path, at: classes.position)
+            }
+        }
+        if let method = data.normalize?.value, let statistics = data.statistics {
+            let (shift, scale) = statistics.value
+            let inputs = plan.inputUnits.count
+            if shift.count != inputs || scale.count != inputs || !(shift + scale).allSatisfy(\.isFinite) || scale.contains(0) {
+                log.error("statistics need \(counted(inputs, "finite value")) in shift and in scale (scale not 0), one per input", in: spec.path, at: statistics.position)
+            } else {
+                result.plan.inputNormalization = InputNormalization(method: method, shift: shift, scale: scale)
+            }
+        }
         guard log.errorCount == errorsBefore, scope == .all || data.shapesNetwork else { return result }
 
         var training = loadTraining(data, spec: spec, plan: &result.plan, log: &log)
@@ -57,7 +76,7 @@ public enum DataLoader {
             training = parts.training
             result.validation = parts.validation
         }
-        if let samples = training, let method = data.normalize?.value {
+        if data.statistics == nil, let samples = training, let method = data.normalize?.value {
             result.plan.inputNormalization = InputNormalization(method: method, statisticsOf: samples)
         }
         result.training = training
@@ -159,11 +178,11 @@ public enum DataLoader {
     private static func loadTraining(_ data: DataSpec, spec: ModelSpec, plan: inout Plan, log: inout DiagnosticLog) -> Dataset? {
         var layout = CSVLayout(plan: plan)
         if let label = data.label {
-            layout.label = LabelColumn(name: label.value, classes: nil)
+            layout.label = LabelColumn(name: label.value, classes: data.classes?.value)
             layout.ignoresOtherColumns = true
         }
         guard let contents = load(data.training, specPath: spec.path, plan: plan, layout: layout, log: &log) else { return nil }
-        guard let label = data.label, let classes = contents.classes else { return contents.data }
+        guard let label = data.label, data.classes == nil, let classes = contents.classes else { return contents.data }
         let outputs = plan.outputUnits.count
         guard classes.count == outputs else {
             let listed = classes.prefix(8).joined(separator: ", ") + (classes.count > 8 ? ", ..." : "")

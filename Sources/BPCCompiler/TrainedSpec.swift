@@ -44,6 +44,14 @@ extension ModelSpec {
             let value: BiasSpec = unit.count == nil ? .value(biases[0]) : .values(biases)
             result.units[entry].bias = Located(value, at: unit.bias?.position ?? unit.name.position)
         }
+        // The classes and statistics the training file gave are written out too: the saved spec
+        // is the trained network even if that file changes later.
+        if let labels = plan.classLabels, let label = data?.label {
+            result.data?.classes = Located(labels.names, at: label.position)
+        }
+        if let normalization = plan.inputNormalization, let normalize = data?.normalize {
+            result.data?.statistics = Located((normalization.shift, normalization.scale), at: normalize.position)
+        }
         return result
     }
 

@@ -163,6 +163,12 @@ public struct DataSpec: Sendable {
     public var label: Located<String>?
     /// `data.normalize`: the input normalisation, with statistics of the training samples.
     public var normalize: Located<InputNormalization.Method>?
+    /// `data.classes`: the label column's classes, in output order, fixed instead of found in
+    /// the training file (what `--save` writes, so a saved spec keeps its trained network).
+    public var classes: Located<[String]>?
+    /// `data.statistics`: the normalisation's shift and scale per input, fixed instead of
+    /// computed from the training samples (written by `--save` for the same reason).
+    public var statistics: Located<(shift: [Double], scale: [Double])>?
 
     public init(training: SampleSource, test: SampleSource?, validation: SampleSource? = nil) {
         self.training = training
@@ -172,7 +178,7 @@ public struct DataSpec: Sendable {
 
     /// True when the plan depends on the training samples (class names or statistics), so
     /// even commands that need only the network must read them.
-    public var shapesNetwork: Bool { label != nil || normalize != nil }
+    public var shapesNetwork: Bool { (label != nil && classes == nil) || (normalize != nil && statistics == nil) }
 }
 
 /// One entry of `data.columns`: a CSV header name and the unit its column feeds.

@@ -331,6 +331,8 @@ struct SpecDecoder {
         var columns: [ColumnSpec]?
         var label: Located<String>?
         var normalize: Located<InputNormalization.Method>?
+        var classes: Located<[String]>?
+        var statistics: Located<(shift: [Double], scale: [Double])>?
     }
 
     /// The two forms of a sample set, shared by `data` and `data.test`.
@@ -385,6 +387,34 @@ struct SpecDecoder {
                 fields.normalize = Located(method, at: value.start)
             }
         },
+        .init("classes") { fields, decoder, value in
+            guard case .sequence(let items) = value.content, !items.isEmpty else {
+                decoder.error("'classes' must be a list of the label's class names, in output order", at: value.start)
+                return
+            }
+            let names = items.compactMap { decoder.string($0, "a class name") }
+            if names.count == items.count { fields.classes = Located(names, at: value.start) }
+        },
+        .init("statistics") { fields, decoder, value in
+            var statistics = StatisticsFields()
+            guard decoder.decodeEntries(of: value, statisticsKeys, into: &statistics),
+                  let shift = statistics.shift, let scale = statistics.scale else { return }
+            fields.statistics = Located((shift, scale), at: value.start)
+        },
+    ])
+
+    struct StatisticsFields {
+        var shift: [Double]?
+        var scale: [Double]?
+    }
+
+    static let statisticsKeys = FieldTable<StatisticsFields>("data.statistics", [
+        .init("shift", ifMissing: { "statistics needs '\($0)' (one value per input)" }) { fields, decoder, value in
+            fields.shift = decoder.numbers(value, "shift")
+        },
+        .init("scale", ifMissing: { "statistics needs '\($0)' (one value per input)" }) { fields, decoder, value in
+            fields.scale = decoder.numbers(value, "scale")
+        },
     ])
 
     /// A sample set (`samples:` list or `csv:` path) with whatever else `table` allows.
@@ -405,6 +435,14 @@ struct SpecDecoder {
         data.columns = fields.columns
         data.label = fields.label
         data.normalize = fields.normalize
+        if let classes = fields.classes, fields.label == nil {
+            error("'classes' fixes the classes of the label column; give 'label' too", at: classes.position)
+        }
+        if let statistics = fields.statistics, fields.normalize == nil {
+            error("'statistics' fixes the normalisation's shift and scale; give 'normalize' too", at: statistics.position)
+        }
+        data.classes = fields.classes
+        data.statistics = fields.statistics
         return data
     }
 

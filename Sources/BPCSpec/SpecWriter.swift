@@ -55,6 +55,11 @@ public enum SpecWriter {
             }
             if let label = data.label { out += "  label: \(quoted(label.value))\n" }
             if let normalize = data.normalize { out += "  normalize: \(normalize.value.rawValue)\n" }
+            if let classes = data.classes { out += "  classes: [" + classes.value.map(quoted).joined(separator: ", ") + "]\n" }
+            if let statistics = data.statistics {
+                out += "  statistics:\n    shift: [" + statistics.value.shift.map(number).joined(separator: ", ") + "]\n"
+                out += "    scale: [" + statistics.value.scale.map(number).joined(separator: ", ") + "]\n"
+            }
         }
 
         let train = spec.train

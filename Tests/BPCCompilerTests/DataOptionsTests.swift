@@ -393,4 +393,31 @@ struct DataOptionsTests {
         let badInput = Dataset(inputWidth: 2, targetWidth: 1, inputs: [0, .nan], targets: [1])
         #expect(throws: ModelError.invalidSample(index: 0, problem: "inputs must be finite numbers, not nan")) { try model.evaluate(badInput) }
     }
+
+    @Test("a saved spec keeps its classes and statistics, whatever its training file holds later, and needs no file to predict")
+    func savedSpecKeepsItsDataLayout() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("data"), withIntermediateDirectories: true)
+        for file in ["iris-labelled.yaml", "data/iris-labelled.csv", "data/iris-labelled-test.csv"] {
+            try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("specs/\(file)"), to: folder.appendingPathComponent(file))
+        }
+        var model = try Model(contentsOf: folder.appendingPathComponent("iris-labelled.yaml").path)
+        var settings = model.trainingSettings
+        settings.epochs = 3
+        try model.train(settings: settings)
+        let saved = folder.appendingPathComponent("trained.yaml")
+        try model.trainedSpec(writtenTo: saved.path).write(to: saved, atomically: true, encoding: .utf8)
+        // A row that would move every statistic, then no file at all.
+        let csv = folder.appendingPathComponent("data/iris-labelled.csv")
+        try (String(contentsOf: csv, encoding: .utf8) + "\"999\",30,30,30,30,\"setosa\"\n").write(to: csv, atomically: true, encoding: .utf8)
+        let input = [6.0, 2.2, 5.0, 1.5]
+        for step in ["changed", "moved"] {
+            if step == "moved" { try FileManager.default.removeItem(at: folder.appendingPathComponent("data")) }
+            let reloaded = try Model(contentsOf: saved.path, options: LoadOptions(loadsData: false))
+            #expect(reloaded.plan.inputNormalization == model.plan.inputNormalization, "\(step)")
+            #expect(reloaded.plan.classNames == model.plan.classNames, "\(step)")
+            #expect(try reloaded.predict(input) == model.predict(input), "\(step)")
+        }
+    }
 }
