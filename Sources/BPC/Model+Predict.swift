@@ -67,8 +67,13 @@ public struct Prediction: Sendable, Equatable {
 
     /// p_o = e^(a_o - max) / sum_k e^(a_k - max): the probabilities softmax cross-entropy
     /// trains, with the exponential the loss itself uses (shifted, so no logit overflows it).
+    /// An infinite largest logit is the limit: its class(es) share probability 1.
     static func softmax(_ logits: [Double]) -> [Double] {
         let largest = logits.max() ?? 0
+        if largest == .infinity {
+            let top = logits.filter { $0 == .infinity }.count
+            return logits.map { $0 == .infinity ? 1 / Double(top) : 0 }
+        }
         let exponentials = logits.map { Loss.softmaxExponential(a: $0, largest: largest) }
         let sum = exponentials.reduce(0, +)
         return exponentials.map { $0 / sum }

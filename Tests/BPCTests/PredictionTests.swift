@@ -138,6 +138,9 @@ struct PredictionTests {
         #expect(abs(probabilities[0] - 1 / (1 + Foundation.exp(-1))) <= 1e-15)
         #expect(probabilities[2] == 0)
         #expect(prediction.className == "a")
+        // Infinite logits are the limit: the infinite class has probability 1, not NaN.
+        let infinite = Prediction(input: [], outputs: [.infinity, 3, -.infinity], loss: .softmaxCrossEntropy, classNames: ["a", "b", "c"])
+        #expect(infinite.probabilities == [1, 0, 0] && infinite.className == "a")
     }
 
     @Test("a softmax confusion matrix has a row per true class, counts every sample, and its diagonal is evaluate's accuracy")
