@@ -113,7 +113,7 @@ struct GradTraceTests {
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let deltaLines = lines.filter { $0.hasPrefix("δ_") && !$0.contains("Σ_k") }
-        #expect(deltaLines.map { String($0.prefix(while: { $0 != " " })) } == ["δ_y", "δ_{h2}", "δ_{h1}", "δ_{x2}", "δ_{x1}"])
+        try #require(deltaLines.map { String($0.prefix(while: { $0 != " " })) } == ["δ_y", "δ_{h2}", "δ_{h1}", "δ_{x2}", "δ_{x1}"])
         #expect(deltaLines[1].hasPrefix("δ_{h2} = σ'(a_{h2}) · (δ_y · w_{h2→y}) = "))
         #expect(lines.contains { $0.hasPrefix("∂E/∂w_{x1→h1} = δ_{h1} · z_{x1} = ") })
         #expect(lines.contains { $0.hasPrefix("∂E/∂b_y = δ_y = ") })
