@@ -7,7 +7,7 @@ extension CompilerContext {
     /// Returns nil, with the errors reported, when a `share` names no parameter or a
     /// parameter that itself shares.
     mutating func lower(fanIn: FanIn, order: [Int], loss: Loss) -> Compilation? {
-        let sharing = !units.biasShares.isEmpty || spec.edges.contains { $0.share != nil }
+        let sharing = !units.biasShares.isEmpty || !spec.edgeShares.isEmpty
         /// (sharing slot, the key it shares), in slot order; empty without sharing.
         var shares: [(slot: Int, key: Located<String>)] = []
         let n = units.count
@@ -26,7 +26,7 @@ extension CompilerContext {
                 let edge = Int(fanIn.edgesInto[slot])
                 fanInSource.append(position[Int(edges.sources[edge])])
                 parameters.append(edges.weights[edge] ?? 0)
-                if sharing, let key = spec.edges[Int(edges.entries[edge])].share {
+                if sharing, let key = spec.edgeShares[Int(edges.entries[edge])] {
                     shares.append((parameters.count - 1, key))
                     written.append(true)  // a sharing edge draws nothing; it takes the shared value
                 } else {

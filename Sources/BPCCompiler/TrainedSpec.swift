@@ -27,7 +27,7 @@ extension ModelSpec {
             return names
         }
         var result = self
-        for (entry, edge) in edges.enumerated() where edge.share == nil {
+        for (entry, edge) in edges.enumerated() where edgeShares[entry] == nil {
             let targets = members(edge.to)
             var weights: [Double] = []
             for source in members(edge.from) {

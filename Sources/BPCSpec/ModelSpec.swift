@@ -16,6 +16,11 @@ public struct ModelSpec: Sendable {
     /// Where the `units` list starts, for problems of the network as a whole.
     public var unitsPosition = SourcePosition.startOfFile
     public var edges: [EdgeSpec] = []
+    /// `share: KEY` by edge entry (index into `edges`): every edge the entry creates uses the
+    /// parameter named `KEY` instead of a weight of its own (so `weight` is not allowed with
+    /// it). A side table, not a field of `EdgeSpec`: a spec of 10^6 edge entries would carry
+    /// 10^6 empty fields (24 MB) for the few entries that share.
+    public var edgeShares: [Int: Located<String>] = [:]
     /// Nil only if the spec gave none (already reported).
     public var loss: Located<Loss>?
     public var initialization = InitSpec()
@@ -98,16 +103,12 @@ public struct EdgeSpec: Sendable {
     public var from: UnitReferences
     public var to: UnitReferences
     public var weight: Located<WeightSpec>?
-    /// `share: KEY`: every edge the entry creates uses the parameter named `KEY` instead of a
-    /// weight of its own (so `weight` is not allowed with it).
-    public var share: Located<String>?
     public var position: SourcePosition
 
-    public init(from: UnitReferences, to: UnitReferences, weight: Located<WeightSpec>?, share: Located<String>? = nil, position: SourcePosition) {
+    public init(from: UnitReferences, to: UnitReferences, weight: Located<WeightSpec>?, position: SourcePosition) {
         self.from = from
         self.to = to
         self.weight = weight
-        self.share = share
         self.position = position
     }
 }

@@ -249,7 +249,8 @@ struct SpecDecoder {
             error("an edge that shares '\(share.value)' has no weight of its own; remove 'weight' (the shared parameter's value applies)", at: weight.position)
             return
         }
-        spec.edges.append(EdgeSpec(from: from, to: to, weight: fields.weight, share: fields.share, position: node.start))
+        if let share = fields.share { spec.edgeShares[spec.edges.count] = share }
+        spec.edges.append(EdgeSpec(from: from, to: to, weight: fields.weight, position: node.start))
     }
 
     /// A parameter key to share, written like `x1->h1` or `h1.bias`; whether it names a

@@ -27,14 +27,14 @@ public enum SpecWriter {
 
         out += "\nedges:\n"
         if spec.edges.isEmpty { out.removeLast(); out += " []\n" }
-        for edge in spec.edges {
+        for (entry, edge) in spec.edges.enumerated() {
             out += "  - {from: \(text(edge.from)), to: \(text(edge.to))"
             switch edge.weight?.value {
             case .value(let value)?: out += ", weight: \(number(value))"
             case .values(let values)?: out += ", weight: \(list(values))"
             case nil: break
             }
-            if let share = edge.share { out += ", share: \(quoted(share.value))" }
+            if let share = spec.edgeShares[entry] { out += ", share: \(quoted(share.value))" }
             out += "}\n"
         }
 

@@ -81,7 +81,7 @@ private let probes: [Probe] = [
     Probe("an edge", "from", "from: [a, b], to: c", { $0.edges.first.map { texts($0.from) } == ["a", "b"] }),
     Probe("an edge", "to", "from: a, to: \"c[4]\"", { $0.edges.first.map { texts($0.to) } == ["c[4]"] }),
     Probe("an edge", "weight", "from: a, to: b, weight: 0.625", { $0.edges.first?.weight?.value == .value(0.625) }),
-    Probe("an edge", "share", "from: a, to: b, share: \"a->c\"", { $0.edges.first?.share?.value == "a->c" }),
+    Probe("an edge", "share", "from: a, to: b, share: \"a->c\"", { $0.edgeShares[0]?.value == "a->c" }),
     Probe("a shared bias", "share", "share: g.bias", { $0.units.first?.bias?.value == .shared("g.bias") }),
 
     Probe("init", "scheme", "scheme: xavier", { $0.initialization.scheme == .xavier }),
