@@ -176,36 +176,6 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
     }
 }
 
-/// FNV-1a, 64-bit: the checkpoint's checksum and the identities' hashes. Not cryptographic:
-/// it tells files apart and catches damage, which is all a checkpoint needs.
-enum Fingerprint {
-    static func of<Bytes: Sequence>(_ bytes: Bytes) -> UInt64 where Bytes.Element == UInt8 {
-        var hasher = Fingerprint.Hasher()
-        for byte in bytes { hasher.add(byte) }
-        return hasher.value
-    }
-
-    struct Hasher {
-        private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
-
-        mutating func add(_ byte: UInt8) {
-            value ^= UInt64(byte)
-            value &*= 0x0000_0100_0000_01B3
-        }
-
-        mutating func add(_ number: UInt64) {
-            for shift in stride(from: 0, to: 64, by: 8) { add(UInt8(truncatingIfNeeded: number >> UInt64(shift))) }
-        }
-
-        mutating func add(_ number: Int) { add(UInt64(bitPattern: Int64(number))) }
-        mutating func add(_ number: Double) { add(number.bitPattern) }
-        mutating func add(_ text: String) {
-            add(text.utf8.count)
-            for byte in text.utf8 { add(byte) }
-        }
-    }
-}
-
 struct BinaryWriter {
     var bytes: [UInt8] = []
 

@@ -347,11 +347,7 @@ struct ClassTable {
         slots[slot] = index
     }
 
-    private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0100_0000_01B3 }
-        return hash
-    }
+    private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 { Fingerprint.of(bytes) }
 
     /// The classes in output order, and for each index in adding order its place in that
     /// order: fixed classes keep theirs; collected ones are sorted by their UTF-8 bytes
