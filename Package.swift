@@ -5,6 +5,9 @@ import PackageDescription
 /// -> Network (BPCRuntime) or emitted text (BPCEmit); BPCExplain shows the math of a plan
 /// (derivations, traces, plots, the report page). BPCPlan and BPCRuntime use only the
 /// standard library and the platform's C math library, so they can be embedded.
+/// BPCNativeRuntime compiles the generated C training step of a small network with the system's
+/// C compiler and loads it (online SGD at hand-written C's speed), falling back to the fast
+/// runtime where no compiler is.
 /// The fast runtime's vector loops live in a C target (BPCKernels) compiled in AVX-512, AVX2+FMA
 /// and portable variants from one source, by per-function target attributes; one check of the
 /// CPU at run time picks the variant. No target needs compiler flags, so packages can depend on
@@ -32,11 +35,12 @@ let package = Package(
         .target(name: "BPCKernels"),
         .target(name: "BPCFastRuntime", dependencies: ["BPCPlan", "BPCRuntime", "BPCKernels"]),
         .target(name: "BPCEmit", dependencies: ["BPCPlan"]),
+        .target(name: "BPCNativeRuntime", dependencies: ["BPCPlan", "BPCRuntime", "BPCFastRuntime", "BPCEmit"]),
         .target(name: "BPCExpect", dependencies: ["BPCSpec", "BPCCompiler", "BPCRuntime"]),
         .target(name: "BPCExplain", dependencies: ["BPCPlan", "BPCRuntime", "BPCEmit"]),
         .target(
             name: "BPC",
-            dependencies: ["BPCPlan", "BPCSpec", "BPCCompiler", "BPCRuntime", "BPCFastRuntime", "BPCEmit", "BPCExpect", "BPCExplain"]
+            dependencies: ["BPCPlan", "BPCSpec", "BPCCompiler", "BPCRuntime", "BPCFastRuntime", "BPCNativeRuntime", "BPCEmit", "BPCExpect", "BPCExplain"]
         ),
         .executableTarget(name: "bpc-library-example", dependencies: ["BPC"], path: "Examples/LibraryExample"),
         .executableTarget(
@@ -47,7 +51,7 @@ let package = Package(
         .target(name: "BPCTestSupport", dependencies: ["BPCSpec"], path: "Tests/BPCTestSupport"),
         .testTarget(name: "BPCSpecTests", dependencies: ["BPCSpec", "BPCTestSupport"]),
         .testTarget(name: "BPCCompilerTests", dependencies: ["BPC", "BPCTestSupport"]),
-        .testTarget(name: "BPCRuntimeTests", dependencies: ["BPCRuntime", "BPCFastRuntime", "BPCKernels", "BPCCompiler", "BPCSpec", "BPCPlan", "BPCExplain"]),
+        .testTarget(name: "BPCRuntimeTests", dependencies: ["BPCRuntime", "BPCFastRuntime", "BPCNativeRuntime", "BPCEmit", "BPCKernels", "BPCCompiler", "BPCSpec", "BPCPlan", "BPCExplain"]),
         .testTarget(name: "BPCEmitTests", dependencies: ["BPC"]),
         .testTarget(name: "BPCExpectTests", dependencies: ["BPC"]),
         .testTarget(name: "BPCTests", dependencies: ["BPC", "BPCTestSupport"]),

@@ -17,7 +17,7 @@ do {
     }
 
     if data.count > 0 {
-        let result = try model.train()  // the spec's train settings, on the fast runtime
+        let result = try model.train()  // the spec's train settings, on native code (or the fast runtime)
         print("trained \(result.report.epochsRun) epochs in \(result.seconds) s on the \(result.runtime) runtime")
         let evaluation = try model.evaluate()  // on the test set, else the training data
         print("loss \(evaluation.meanLoss), accuracy \(evaluation.accuracy) on \(evaluation.count) samples")

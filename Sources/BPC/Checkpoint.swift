@@ -46,7 +46,7 @@ public struct Checkpoint: Sendable, Equatable {
     /// |---|---|
     /// | magic, version | "BPC-CKPT", u32 |
     /// | plan, settings, data hashes | u64 each |
-    /// | runtime kind, precision, threads | u8, u8, u32 |
+    /// | runtime kind (0 reference, 1 fast, 2 native), precision, threads | u8, u8, u32 |
     /// | epochs done, updates, generator, optimiser step | u64 each |
     /// | sample order | u64 count, then u64 each |
     /// | loss history, validation history | u64 count, then f64 each |
@@ -60,7 +60,7 @@ public struct Checkpoint: Sendable, Equatable {
         out.u64(identity.plan)
         out.u64(identity.settings)
         out.u64(identity.data)
-        out.u8(identity.runtime == .fast ? 1 : 0)
+        out.u8(identity.runtime.code)
         out.u8(identity.precision == .f32 ? 1 : 0)
         out.u32(UInt32(clamping: identity.threads))
         out.u64(UInt64(state.schedule.epochsDone))
@@ -97,7 +97,7 @@ public struct Checkpoint: Sendable, Equatable {
         guard let version = input.u32() else { throw .damaged }
         guard version == Self.formatVersion else { throw .unsupportedVersion(version) }
         guard let plan = input.u64(), let settings = input.u64(), let data = input.u64(),
-              let kind = input.u8(), kind <= 1, let precision = input.u8(), precision <= 1, let threads = input.u32(),
+              let kind = input.u8().flatMap(RuntimeUsed.Kind.init(code:)), let precision = input.u8(), precision <= 1, let threads = input.u32(),
               let epochs = input.count(), let updates = input.count(), let generator = input.u64(), let step = input.count(),
               let orderCount = input.count(), orderCount <= input.remaining / 8
         else { throw .damaged }
@@ -117,7 +117,7 @@ public struct Checkpoint: Sendable, Equatable {
             early = EarlyStoppingState(bestLoss: best, bestEpoch: bestEpoch, epochsWithoutImprovement: waited, bestParameters: bestParameters)
         }
         guard input.remaining == 0 else { throw .damaged }
-        identity = Identity(plan: plan, settings: settings, data: data, runtime: kind == 1 ? .fast : .reference,
+        identity = Identity(plan: plan, settings: settings, data: data, runtime: kind,
                             precision: precision == 1 ? .f32 : .f64, threads: Int(threads))
         state = TrainingState(
             schedule: ScheduleState(epochsDone: epochs, updates: updates, order: order, generator: generator, lossHistory: losses),
@@ -227,5 +227,25 @@ struct BinaryReader {
         for (index, byte) in bytes.prefix(width).enumerated() { value |= UInt64(byte) << UInt64(8 * index) }
         bytes = bytes.dropFirst(width)
         return value
+    }
+}
+
+extension RuntimeUsed.Kind {
+    /// The kind's byte in a checkpoint.
+    var code: UInt8 {
+        switch self {
+        case .reference: return 0
+        case .fast: return 1
+        case .native: return 2
+        }
+    }
+
+    init?(code: UInt8) {
+        switch code {
+        case 0: self = .reference
+        case 1: self = .fast
+        case 2: self = .native
+        default: return nil
+        }
     }
 }

@@ -39,6 +39,9 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidSetting(String)
     /// A checkpoint that cannot continue this run.
     case invalidCheckpoint(CheckpointError)
+    /// The native runtime was asked for and cannot run (no compiler, or the run needs what its
+    /// generated step does not do).
+    case nativeUnavailable(NativeUnavailable)
 
     public var description: String {
         switch self {
@@ -66,6 +69,8 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
             return problem
         case .invalidCheckpoint(let problem):
             return problem.description
+        case .nativeUnavailable(let reason):
+            return "cannot train with the native runtime: \(reason)"
         case .insufficientMemory(let batchSize, let needed, let available):
             return "training batches of \(batchSize) samples needs \(needed) bytes of buffers; this machine has \(available); lower the batch size"
         }

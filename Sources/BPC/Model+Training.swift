@@ -12,7 +12,8 @@ public struct CheckpointPolicy {
 
 extension Model {
     /// Trains on `data` (default: the training data) with `settings` (default: the spec's),
-    /// on `runtime` (default: the fast runtime).
+    /// on `runtime` (default: native code for a small network trained online, else the fast
+    /// runtime).
     ///
     /// After every epoch: the validation loss on `validation` (default: `validationData`),
     /// early stopping (`settings.earlyStopping`), `progress` (returning `.stop` ends training
@@ -42,25 +43,36 @@ extension Model {
         // count would add in another order and leave the bit-identical path.
         var runtime = runtime
         if let resume {
-            let recorded: Runtime = resume.identity.runtime == .reference
-                ? .reference : .fast(precision: resume.identity.precision, threads: resume.identity.threads)
-            // The choice may repeat the recorded one, or leave the thread count to bpc (0).
+            let written = resume.identity
+            let recorded: Runtime
+            switch written.runtime {
+            case .reference: recorded = .reference
+            case .fast: recorded = .fast(precision: written.precision, threads: written.threads)
+            case .native: recorded = .native(precision: written.precision)
+            }
+            // The choice may repeat the recorded one, or leave the runtime or thread count to bpc.
             let compatible: Bool
             switch runtime {
             case .automatic: compatible = true
-            case .reference: compatible = resume.identity.runtime == .reference
+            case .best(let precision, let threads):
+                compatible = written.runtime != .reference && precision == written.precision && (threads == 0 || threads == written.threads)
+            case .reference: compatible = written.runtime == .reference
             case .fast(let precision, let threads):
-                compatible = resume.identity.runtime == .fast && precision == resume.identity.precision
-                    && (threads == 0 || threads == resume.identity.threads)
+                compatible = written.runtime == .fast && precision == written.precision && (threads == 0 || threads == written.threads)
+            case .native(let precision): compatible = written.runtime == .native && precision == written.precision
             }
             guard compatible else {
-                let written = resume.identity.runtime == .reference
-                    ? "the reference runtime" : "the fast runtime (\(resume.identity.precision.rawValue), \(resume.identity.threads) thread\(resume.identity.threads == 1 ? "" : "s"))"
-                throw .invalidCheckpoint(.mismatch("it was written by \(written); resume with that runtime or without a runtime choice"))
+                let name: String
+                switch written.runtime {
+                case .reference: name = "the reference runtime"
+                case .fast: name = "the fast runtime (\(written.precision.rawValue), \(written.threads) thread\(written.threads == 1 ? "" : "s"))"
+                case .native: name = "the native runtime (\(written.precision.rawValue))"
+                }
+                throw .invalidCheckpoint(.mismatch("it was written by \(name); resume with that runtime or without a runtime choice"))
             }
             runtime = recorded
         }
-        let (used, fast) = try runtime.resolve(plan: plan, settings: settings, samples: data.count)
+        let (used, trainer) = try runtime.resolve(plan: plan, settings: settings, samples: data.count)
         let identity = Checkpoint.Identity(
             plan: plan.structureFingerprint, settings: settings.trajectoryFingerprint,
             data: Self.fingerprint(data, validation), runtime: used.kind, precision: used.precision, threads: used.threads)
@@ -119,8 +131,14 @@ extension Model {
                 network.parameters = resume.state.parameters
                 report = TrainingReport(lossHistory: resume.state.schedule.lossHistory, epochsRun: resume.epochsDone,
                                         updates: resume.state.schedule.updates, interrupted: false)
-            } else if let fast {
-                let trained = try fast.train(plan: plan, parameters: network.parameters, on: samples, resume: resume?.state, afterEpoch: afterEpoch)
+            } else if let trainer {
+                let trained: (parameters: [Double], report: TrainingReport)
+                switch trainer {
+                case .fast(let fast):
+                    trained = try fast.train(plan: plan, parameters: network.parameters, on: samples, resume: resume?.state, afterEpoch: afterEpoch)
+                case .native(let native):
+                    trained = try native.train(plan: plan, parameters: network.parameters, on: samples, resume: resume?.state, afterEpoch: afterEpoch)
+                }
                 network.parameters = trained.parameters
                 report = trained.report
             } else {

@@ -124,18 +124,23 @@ public struct FastTrainer {
             && sharing == nil
         let report = try data.inputs.withUnsafeBufferPointer { (inputs) throws(NonFiniteValue) in
             try data.targets.withUnsafeBufferPointer { (targets) throws(NonFiniteValue) in
-                try runEpochs(samples: data.count, settings: settings, resume: resume?.schedule, afterEpoch: { epoch, loss, schedule in
+                try runEpochs(samples: data.count, settings: settings, resume: resume?.schedule, wholeEpochs: online, afterEpoch: { epoch, loss, schedule in
                     afterEpoch(epoch, loss, { slab.binary64 }, {
                         TrainingState(schedule: schedule, optimizer: optimizer.snapshot(), parameters: slab.binary64)
                     })
                 }) { (order, first, count, rate, position) throws(NonFiniteValue) in
                     if online {
-                        primary.loadInputs(inputs, inputWidth: data.inputWidth, order: order, first: first, count: 1)
-                        primary.forwardSample()
-                        let loss = primary.loss(targets: targets, targetWidth: data.targetWidth, order: order, first: first, count: 1)
-                        guard loss.isFinite else { throw position.failure("the loss") }
-                        if let bad = primary.backwardUpdatingOnline(rate: rate) {
-                            throw position.failure("parameter \(plan.parameterKeys()[bad])")
+                        // The whole epoch, one update per sample.
+                        var loss = 0.0
+                        for sample in first..<first + count {
+                            primary.loadInputs(inputs, inputWidth: data.inputWidth, order: order, first: sample, count: 1)
+                            primary.forwardSample()
+                            let sampleLoss = primary.loss(targets: targets, targetWidth: data.targetWidth, order: order, first: sample, count: 1)
+                            guard sampleLoss.isFinite else { throw position.advanced(by: sample - first).failure("the loss") }
+                            if let bad = primary.backwardUpdatingOnline(rate: rate) {
+                                throw position.advanced(by: sample - first).failure("parameter \(plan.parameterKeys()[bad])")
+                            }
+                            loss += sampleLoss
                         }
                         return loss
                     }

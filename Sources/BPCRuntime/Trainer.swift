@@ -154,6 +154,9 @@ public struct BatchPosition: Sendable {
     public var batch: Int
 
     public func failure(_ what: String) -> NonFiniteValue { NonFiniteValue(epoch: epoch, batch: batch, what: what) }
+    /// The position `batches` batches later in the same epoch: a step given a whole epoch
+    /// (`runEpochs`' `wholeEpochs`) names the sample where something went wrong.
+    public func advanced(by batches: Int) -> BatchPosition { BatchPosition(epoch: epoch, batch: batch + batches) }
 }
 
 /// The epoch and batch schedule every runtime trains with, so that they visit the same samples
@@ -165,8 +168,13 @@ public struct BatchPosition: Sendable {
 /// not stopped. `afterEpoch(epoch, meanLoss, schedule)` runs after each epoch with the
 /// schedule's state, passed in place (no copy, no retain: a training run may have an epoch of
 /// four samples); returning false stops cleanly.
+///
+/// With `wholeEpochs` and batches of one sample, `step` gets each epoch's samples in one call
+/// (`first` 0, `count` all) and updates after every sample itself, as batches of one would:
+/// the schedule is the same, without a call per sample, which on a small network costs as much
+/// as the step. Such a step names a non-finite value's sample as batch `position.batch + k`.
 public func runEpochs(
-    samples count: Int, settings: TrainingSettings, resume: ScheduleState? = nil,
+    samples count: Int, settings: TrainingSettings, resume: ScheduleState? = nil, wholeEpochs: Bool = false,
     afterEpoch: (Int, Double, inout ScheduleState) -> Bool,
     step: (UnsafeBufferPointer<Int>, Int, Int, Double, BatchPosition) throws(NonFiniteValue) -> Double
 ) throws(NonFiniteValue) -> TrainingReport {
@@ -178,6 +186,8 @@ public func runEpochs(
     var generator = SeededGenerator(seed: state.generator)
     state.lossHistory.reserveCapacity(min(settings.epochs, 1 << 16))
     let batchSize = max(1, settings.batchSize)
+    // One call per epoch serves batches of one sample; `updates` still counts one per sample.
+    let samplesPerCall = wholeEpochs && batchSize == 1 ? count : batchSize
     for epoch in state.epochsDone..<max(settings.epochs, state.epochsDone) {
         if settings.shuffle {
             for index in stride(from: count - 1, to: 0, by: -1) {
@@ -189,12 +199,13 @@ public func runEpochs(
         var batch = 0
         var first = 0
         while first < count {
-            let size = min(batchSize, count - first)
+            let size = min(samplesPerCall, count - first)
             epochLoss += try state.order.withUnsafeBufferPointer { (order) throws(NonFiniteValue) in
                 try step(order, first, size, rate, BatchPosition(epoch: epoch, batch: batch))
             }
-            state.updates += 1
-            batch += 1
+            let updates = samplesPerCall == batchSize ? 1 : size
+            state.updates += updates
+            batch += updates
             first += size
         }
         state.lossHistory.append(epochLoss / Double(count))

@@ -7,6 +7,11 @@ nonisolated(unsafe) private var interruptRequested: sig_atomic_t = 0
 
 extension Precision: ExpressibleByArgument {}
 
+/// `--runtime`'s choices.
+enum RuntimeChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, native, fast, reference
+}
+
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compile a spec, train it as its 'train' section says, and show the loss and outputs against targets.",
@@ -59,7 +64,9 @@ struct Run: ParsableCommand {
     var precision: Precision?
     @Option(help: "Threads for the training loop; 0 (the default) uses 2 when the batch is large enough to pay for them.")
     var threads: Int?
-    @Flag(help: "Train with the reference runtime (binary64, one sample at a time) instead of the batched kernels.")
+    @Option(help: ArgumentHelp("The runtime that trains: auto (the default: native for a network of at most 512 edges trained online with plain SGD when a C compiler is there, otherwise fast), native (the network's generated C step, compiled and loaded), fast (batched vector kernels) or reference (binary64, one sample at a time).", valueName: "name"))
+    var runtime: RuntimeChoice?
+    @Flag(help: "Train with the reference runtime: the same as --runtime reference.")
     var reference = false
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -71,8 +78,14 @@ struct Run: ParsableCommand {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         if let threads, threads < 0 || threads > 256 { throw ValidationError("--threads must be between 0 and 256") }
-        if reference && (precision != nil || threads != nil) {
-            throw ValidationError("--reference trains in binary64 on one thread; it excludes --precision and --threads")
+        if reference && runtime != nil && runtime != .reference {
+            throw ValidationError("--reference is --runtime reference; give one runtime")
+        }
+        if (reference || runtime == .reference) && (precision != nil || threads != nil) {
+            throw ValidationError("the reference runtime trains in binary64 on one thread; it excludes --precision and --threads")
+        }
+        if runtime == .native, let threads, threads > 1 {
+            throw ValidationError("the native runtime trains on one thread; --threads \(threads) needs --runtime fast")
         }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be a positive number") }
         if !explain.isEmpty && reportPath == nil { throw ValidationError("--explain chooses the derivations of the report; give --report FILE.html too") }
@@ -100,9 +113,13 @@ struct Run: ParsableCommand {
         let resumed = try resume.map(readCheckpoint)
         let overrides = TrainingOverrides(epochs: epochs, learningRate: learningRate, batchSize: batchSize, seed: seed)
         var model = try loadModel(spec, limits: limits.limits, overrides: overrides, loadsData: true)
+        let clock = ContinuousClock()
+        var dataSeconds: Double?
         do {
+            let loading = clock.now
             if let data { model.trainingData = try model.loadDataset(csvFile: data) }
             if let testData { model.testData = try model.loadDataset(csvFile: testData) }
+            if data != nil || testData != nil { dataSeconds = (clock.now - loading).seconds }
         } catch {
             report(error)
             throw ExitCode(1)
@@ -117,8 +134,13 @@ struct Run: ParsableCommand {
         for key in unknown { printError("\(spec): error: --explain: \(ModelError.unknownParameter(key: key, closest: closestMatch(to: key, among: keys)))") }
         if !unknown.isEmpty { throw ExitCode(1) }
         // No runtime option: the default, or the checkpoint's runtime when resuming.
-        let runtime: Runtime = reference ? .reference
-            : (precision == nil && threads == nil ? .automatic : .fast(precision: precision ?? .f64, threads: threads ?? 0))
+        let runtime: Runtime
+        switch reference ? .reference : self.runtime ?? .auto {
+        case .reference: runtime = .reference
+        case .native: runtime = .native(precision: precision ?? .f64)
+        case .fast: runtime = .fast(precision: precision ?? .f64, threads: threads ?? 0)
+        case .auto: runtime = precision == nil && threads == nil ? .automatic : .best(precision: precision ?? .f64, threads: threads ?? 0)
+        }
         var checkpointFailure: String?
         let checkpoints = checkpoint.map { path in
             CheckpointPolicy(every: checkpointEvery ?? 1) { state in
@@ -135,7 +157,6 @@ struct Run: ParsableCommand {
         sigemptyset(&interrupt)
         sigaddset(&interrupt, SIGINT)
         sigprocmask(SIG_UNBLOCK, &interrupt, nil)
-        let clock = ContinuousClock()
         let start = clock.now
         let result: TrainingResult
         do {
@@ -152,6 +173,7 @@ struct Run: ParsableCommand {
             throw ExitCode(1)
         }
         progress.finish()
+        if let note = result.runtime.note, !json, !quiet { printError("note: \(note)") }
         if let checkpointFailure {
             printError(checkpointFailure)
             throw ExitCode(1)
@@ -185,7 +207,7 @@ struct Run: ParsableCommand {
             if !json { printError("wrote \(reportPath)") }
         }
         if json {
-            try printJSON(model: model, data: data, result: result, training: trainingEvaluation, test: testEvaluation)
+            try printJSON(model: model, data: data, result: result, training: trainingEvaluation, test: testEvaluation, dataSeconds: dataSeconds)
             if let interruption { throw interruption }
             return
         }
@@ -259,7 +281,7 @@ struct Run: ParsableCommand {
         return values.count > 6 ? shown + " ..." : shown
     }
 
-    private func printJSON(model: Model, data: Dataset, result: TrainingResult, training: Evaluation, test: Evaluation?) throws {
+    private func printJSON(model: Model, data: Dataset, result: TrainingResult, training: Evaluation, test: Evaluation?, dataSeconds: Double?) throws {
         let keys = model.parameterKeys
         let parameters = model.parameters
         var predictions: [JSONValue] = []
@@ -277,17 +299,20 @@ struct Run: ParsableCommand {
             ("accuracy", .number(training.accuracy)),
             ("loss_history", .array(report.lossHistory.map(JSONValue.number))),
             ("train_seconds", .number(result.seconds)),
+            ("data_seconds", dataSeconds.map(JSONValue.number) ?? .null),
             ("samples_per_second", .number(result.samplesPerSecond)),
             ("runtime", .string(result.runtime.kind.rawValue)),
             ("kernels", result.runtime.kernels.map(JSONValue.string) ?? .null),
             ("precision", .string(result.runtime.precision.rawValue)),
             ("threads", .integer(result.runtime.threads)),
+            ("compiler", result.runtime.compiler.map(JSONValue.string) ?? .null),
             ("parameters", .object(keys.indices.map { (keys[$0], .number(parameters[$0])) })),
             ("predictions", .array(predictions)),
         ]
         if let test {
             fields.append(("test", .object([("samples", .integer(test.count)), ("loss", .number(test.meanLoss)), ("accuracy", .number(test.accuracy))])))
         }
+        if let note = result.runtime.note { fields.append(("runtime_note", .string(note))) }
         if report.interrupted { fields.append(("interrupted", .bool(true))) }
         if !result.validationHistory.isEmpty { fields.append(("validation_history", .array(result.validationHistory.map(JSONValue.number)))) }
         if result.stoppedEarly {

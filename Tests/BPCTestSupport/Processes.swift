@@ -11,7 +11,8 @@ public struct ProcessRun: Sendable {
 
 /// Runs an executable with `arguments` in `folder`, capturing both streams through files (so a
 /// large output cannot fill a pipe and block the child); standard input is empty.
-public func runProcess(_ executable: URL, _ arguments: [String], in folder: URL) throws -> ProcessRun {
+/// `environment` adds to (or, with an empty value, sets empty) this process's variables.
+public func runProcess(_ executable: URL, _ arguments: [String], in folder: URL, environment: [String: String] = [:]) throws -> ProcessRun {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-process-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
@@ -24,6 +25,7 @@ public func runProcess(_ executable: URL, _ arguments: [String], in folder: URL)
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     process.currentDirectoryURL = folder
     process.standardOutput = out
     process.standardError = err

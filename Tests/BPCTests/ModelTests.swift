@@ -101,16 +101,24 @@ struct ModelTests {
         #expect(first["h1->y"] == first.gradients[try #require(model.parameterKeys.firstIndex(of: "h1->y"))])
     }
 
-    @Test("the default runtime is the fast one, and its trained parameters match the reference runtime's")
+    @Test("the default runtime is native code where a C compiler is (the fast runtime otherwise), and every runtime's trained parameters match the reference runtime's")
     func parametersMoveBetweenRuntimes() throws {
         var fast = try Model(contentsOf: xorPath)
-        var reference = fast
-        let fastResult = try fast.train(settings: nil)
+        var automatic = fast, reference = fast
+        let automaticResult = try automatic.train(settings: nil)
+        let fastResult = try fast.train(runtime: .fast(precision: .f64, threads: 1))
         let referenceResult = try reference.train(runtime: .reference)
+        if let compiler = NativeTrainer.defaultCompiler {
+            #expect(automaticResult.runtime.kind == .native)
+            #expect(automaticResult.runtime.compiler == compiler)
+        } else {
+            #expect(automaticResult.runtime.kind == .fast)
+        }
         #expect(fastResult.runtime.kind == .fast)
         #expect(fastResult.runtime.kernels == FastTrainer.instructionSet)
         #expect(referenceResult.runtime.kind == .reference)
         for (a, b) in zip(fast.parameters, reference.parameters) { #expect(abs(a - b) <= 1e-9 * max(1, abs(b))) }
+        for (a, b) in zip(automatic.parameters, reference.parameters) { #expect(abs(a - b) <= 1e-9 * max(1, abs(b))) }
         // Parameters trained by one runtime, put into a fresh model, give its exact outputs.
         var copy = try Model(contentsOf: xorPath)
         try copy.setParameters(fast.parameters)

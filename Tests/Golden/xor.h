@@ -38,24 +38,21 @@ static inline void xor_run(const double *p, const double *input, double *a, doub
     a[1] = input[1];
     z[1] = input[1];
     {
-        double s = 0.0;
-        s += p[0] * z[0];
+        double s = p[0] * z[0];
         s += p[1] * z[1];
         s += p[6];
         a[2] = s;
         z[2] = (s >= 0.0 ? 1.0 / (1.0 + exp(-s)) : exp(s) / (1.0 + exp(s)));
     }
     {
-        double s = 0.0;
-        s += p[2] * z[0];
+        double s = p[2] * z[0];
         s += p[3] * z[1];
         s += p[7];
         a[3] = s;
         z[3] = (s >= 0.0 ? 1.0 / (1.0 + exp(-s)) : exp(s) / (1.0 + exp(s)));
     }
     {
-        double s = 0.0;
-        s += p[4] * z[2];
+        double s = p[4] * z[2];
         s += p[5] * z[3];
         s += p[8];
         a[4] = s;
@@ -87,13 +84,11 @@ static inline double xor_train_step(double *p, const double *input, const double
     direct[0] = z[4] - target[0];
     d[4] = direct[0];
     {
-        double downstream = 0.0;
-        downstream += d[4] * p[5];
+        double downstream = d[4] * p[5];
         d[3] = (z[3] * (1.0 - z[3])) * downstream;
     }
     {
-        double downstream = 0.0;
-        downstream += d[4] * p[4];
+        double downstream = d[4] * p[4];
         d[2] = (z[2] * (1.0 - z[2])) * downstream;
     }
     p[0] -= learning_rate * (d[2] * z[0]);

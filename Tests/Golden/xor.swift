@@ -35,24 +35,21 @@ public enum xor {
         a[1] = input[1];
         z[1] = input[1];
         do {
-            var s: Double = 0.0;
-            s += p[0] * z[0];
+            var s: Double = p[0] * z[0];
             s += p[1] * z[1];
             s += p[6];
             a[2] = s;
             z[2] = (s >= 0.0 ? 1.0 / (1.0 + exp(-s)) : exp(s) / (1.0 + exp(s)));
         }
         do {
-            var s: Double = 0.0;
-            s += p[2] * z[0];
+            var s: Double = p[2] * z[0];
             s += p[3] * z[1];
             s += p[7];
             a[3] = s;
             z[3] = (s >= 0.0 ? 1.0 / (1.0 + exp(-s)) : exp(s) / (1.0 + exp(s)));
         }
         do {
-            var s: Double = 0.0;
-            s += p[4] * z[2];
+            var s: Double = p[4] * z[2];
             s += p[5] * z[3];
             s += p[8];
             a[4] = s;
@@ -97,13 +94,11 @@ public enum xor {
             direct[0] = z[4] - target[0];
             d[4] = direct[0];
             do {
-                var downstream: Double = 0.0;
-                downstream += d[4] * p[5];
+                let downstream: Double = d[4] * p[5];
                 d[3] = (z[3] * (1.0 - z[3])) * downstream;
             }
             do {
-                var downstream: Double = 0.0;
-                downstream += d[4] * p[4];
+                let downstream: Double = d[4] * p[4];
                 d[2] = (z[2] * (1.0 - z[2])) * downstream;
             }
             p[0] -= learning_rate * (d[2] * z[0]);
