@@ -3,8 +3,8 @@
 Every peer script is run as
 
     benchmarks/.venv/bin/python benchmarks/peers/python/<peer>.py \
-        --workload W1|W2|W2-wide|W3a|W3b|W4 --generated DIR \
-        [--threads N] [--spec FILE] [--repeats N]
+        --workload W1|W2|W2-wide|W3a|W3b|W4|CSV --generated DIR \
+        [--threads N] [--spec FILE] [--repeats N] [--reader NAME]
 
 and prints one JSON line per measurement on stdout (see `emit`); everything
 else goes to stderr.
@@ -23,7 +23,7 @@ import statistics
 import sys
 import time
 
-WORKLOADS = ("W1", "W2", "W2-wide", "W3a", "W3b", "W4")
+WORKLOADS = ("W1", "W2", "W2-wide", "W3a", "W3b", "W4", "CSV")
 
 # Workload constants (from the benchmark issue).
 W1_EPOCHS = 10_000
@@ -66,6 +66,8 @@ def parse_args(peer, default_repeats=5, supported=WORKLOADS):
                    help="micrograd W3: number of samples to time (default 64)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the W2 xavier init (same init for every repeat)")
+    p.add_argument("--reader", default=None,
+                   help="CSV: which reader to time (csv_peer.py --help lists them)")
     args = p.parse_args()
     if args.workload not in supported:
         log(f"{peer}: workload {args.workload} is not measured by this peer")

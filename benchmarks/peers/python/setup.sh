@@ -75,7 +75,8 @@ grep -viE '^torch==' "$REQ" > "$VENV/.bpc-peers-requirements.txt"
 pip_q install -r "$VENV/.bpc-peers-requirements.txt"
 
 "$VPY" - <<'PYEOF'
-import yaml, numpy, jax, torch, micrograd  # noqa: F401
+import yaml, numpy, jax, torch, micrograd, pandas, pyarrow  # noqa: F401
 assert yaml.__with_libyaml__, "PyYAML without libyaml (no CSafeLoader)"
-print(f"python peers: torch {torch.__version__}, jax {jax.__version__}, numpy {numpy.__version__}, PyYAML {yaml.__version__}")
+print(f"python peers: torch {torch.__version__}, jax {jax.__version__}, numpy {numpy.__version__}, PyYAML {yaml.__version__}, "
+      f"pandas {pandas.__version__}, pyarrow {pyarrow.__version__}")
 PYEOF
