@@ -13,8 +13,9 @@ import BPCRuntime
 /// does: online SGD (batches of one sample, no weight decay or clipping) with frozen and tied
 /// parameters, on networks that straight-line code suits (`EmitOptions.straightLineEdgeLimit`
 /// edges). The schedule (`runEpochs`) is the other runtimes', so it visits the same samples
-/// in the same order, and the arithmetic is theirs operation for operation: the parameters
-/// agree with the fast runtime's to rounding.
+/// in the same order, and the arithmetic is theirs formula for formula (with fused
+/// multiply-adds where the CPU has them, as in the fast runtime's kernels): the parameters
+/// agree with the other runtimes' to rounding.
 ///
 /// Compiled objects are cached (`SharedObjectCache`) by a hash of the generated source, which
 /// holds the network's structure but not its parameter values: retraining the same network
@@ -58,7 +59,9 @@ public struct NativeTrainer {
         if let reason = NativeTrainer.unsupported(plan: plan, settings: settings) { throw .unsupported(reason) }
         guard let compiler = compiler ?? NativeTrainer.defaultCompiler else { throw .noCompiler }
         let source = NativeTrainer.source(plan: plan, frozen: settings.regularization.frozen, precision: precision)
-        let (library, compiled) = try SharedObjectCache(compiler: compiler).load(source)
+        // The fast runtime's kernel choice says whether this CPU has FMA (AVX2+FMA or AVX-512).
+        let cache = SharedObjectCache(compiler: compiler, fusedMultiplyAdd: FastTrainer.instructionSet != "portable")
+        let (library, compiled) = try cache.load(source)
         guard let symbol = library.symbol("bpc_native_train") else { throw .loadFailed("bpc_native_train is missing") }
         self.settings = settings
         self.precision = precision

@@ -43,15 +43,26 @@ public enum NativeUnavailable: Error, Sendable, Equatable, CustomStringConvertib
 /// Without a writable cache the object is built in a temporary directory and deleted once
 /// loaded.
 struct SharedObjectCache {
-    /// Flags chosen by measurement (benchmarks/RESULTS.md, W1): -O2 as fast as -O3 on
+    /// Flags chosen by measurement (benchmarks/RESULTS.md, W1): -O2 is as fast as -O3 on
     /// straight-line code; -fno-math-errno lets the compiler share the one exp that a sigmoid
-    /// and its loss both need; no -march=native and no -ffast-math, so the arithmetic is the
-    /// runtimes' operation for operation (no contraction into fused multiply-adds, where the
-    /// target has none by default).
-    static let flags = ["-O2", "-fno-math-errno", "-ffp-contract=off", "-fPIC", "-shared"]
+    /// and its loss both need. On an x86-64 CPU with FMA (`fusedMultiplyAdd`) products and
+    /// sums fuse into one instruction, as in hand-written C built for the machine and in the
+    /// fast runtime's kernels: a shorter chain of latencies through each online step, and one
+    /// rounding fewer. No -ffast-math: the arithmetic stays the runtimes' formulas.
+    static func flags(fusedMultiplyAdd: Bool) -> [String] {
+        #if arch(x86_64)
+        let fused = fusedMultiplyAdd ? ["-mavx2", "-mfma", "-ffp-contract=fast"] : ["-ffp-contract=off"]
+        #else
+        let fused: [String] = []
+        #endif
+        return ["-O2", "-fno-math-errno"] + fused + ["-fPIC", "-shared"]
+    }
 
     let compiler: String
     let directory: String?
+    /// Part of every object's key, so a cache shared by machines with other CPUs never loads
+    /// code built for instructions they lack.
+    let flags: [String]
 
     /// The compiler named by `BPC_CC` (a path or a name on the PATH; empty turns native runs
     /// off), else the first of clang, cc and gcc on the PATH. Swift toolchains ship clang.
@@ -82,8 +93,9 @@ struct SharedObjectCache {
         return nil
     }
 
-    init(compiler: String, directory: String? = SharedObjectCache.cacheDirectory()) {
+    init(compiler: String, fusedMultiplyAdd: Bool, directory: String? = SharedObjectCache.cacheDirectory()) {
         self.compiler = compiler
+        self.flags = SharedObjectCache.flags(fusedMultiplyAdd: fusedMultiplyAdd)
         self.directory = directory.flatMap { SharedObjectCache.makeDirectories($0) ? $0 : nil }
     }
 
@@ -103,7 +115,7 @@ struct SharedObjectCache {
             hasher.add(Int(info.st_mtim.tv_nsec))
             #endif
         }
-        for flag in SharedObjectCache.flags { hasher.add(flag) }
+        for flag in flags { hasher.add(flag) }
         let hex = String(hasher.value, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
@@ -138,7 +150,7 @@ struct SharedObjectCache {
     /// Writes `base.c`, runs the compiler on it into `base.so`, its messages into `base.log`.
     private func compile(_ source: String, in base: String) throws(NativeUnavailable) {
         guard SharedObjectCache.write(source, to: base + ".c") else { throw .loadFailed("cannot write \(base).c") }
-        let arguments = [compiler] + SharedObjectCache.flags + ["-o", base + ".so", base + ".c", "-lm"]
+        let arguments = [compiler] + flags + ["-o", base + ".so", base + ".c", "-lm"]
         let status = SharedObjectCache.run(arguments, output: base + ".log")
         guard status == 0 else {
             let log = SharedObjectCache.read(base + ".log") ?? ""

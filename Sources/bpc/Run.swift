@@ -164,7 +164,9 @@ struct Run: ParsableCommand {
                 if progress.enabled {
                     progress.update(epoch: step.epoch, loss: step.loss, validationLoss: step.validationLoss, elapsed: clock.now - start)
                 }
-                return interruptRequested == 0 && checkpointFailure == nil ? .continue : .stop
+                // Without checkpoints the failure is never set: not reading it spares every epoch
+                // a dynamic exclusivity check (an epoch can be four samples long).
+                return interruptRequested == 0 && (checkpoints == nil || checkpointFailure == nil) ? .continue : .stop
             }
         } catch {
             progress.finish()

@@ -12,7 +12,7 @@ import Glibc
 /// The native runtime: the generated C training step, compiled by the system's compiler and
 /// loaded. It must train exactly what the reference runtime trains (same schedule, same
 /// formulas, operation for operation), cache what it compiles, and say why it cannot run.
-@Suite("Native runtime")
+@Suite("Native runtime", .enabled(if: NativeTrainer.defaultCompiler != nil, "no C compiler on this machine"))
 struct NativeRuntimeTests {
     /// Online SGD with a decaying rate and shuffling: the schedule the native runtime serves.
     static func onlineSettings(epochs: Int = 5, shuffle: Bool = true, frozen: [Bool] = []) -> TrainingSettings {
@@ -128,7 +128,7 @@ struct NativeRuntimeTests {
     func uncachedBuild() throws {
         let plan = try #require(compileText(FastRuntimeTests.layered(inputs: 2, hidden: 2, outputs: 1, activation: "relu", loss: "half_squared_error", skip: false)))
         let compiler = try #require(SharedObjectCache.findCompiler())
-        let cache = SharedObjectCache(compiler: compiler, directory: "/proc/bpc-cannot-write-here")
+        let cache = SharedObjectCache(compiler: compiler, fusedMultiplyAdd: false, directory: "/proc/bpc-cannot-write-here")
         #expect(cache.directory == nil)
         let (library, compiled) = try cache.load(NativeTrainer.source(plan: plan, frozen: [], precision: .f64))
         #expect(compiled)
