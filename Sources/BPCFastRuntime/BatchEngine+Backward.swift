@@ -2,15 +2,23 @@ import BPCPlan
 import BPCRuntime
 
 extension BatchEngine {
-    /// Adds dE/dw of the loaded batch (after `forward` and `loss`) to `gradients`.
+    /// dE/dw of the loaded batch (after `forward` and `loss`) into `gradients`, after
+    /// `clearGradients`: the dense blocks' weight gradients are stored (one product per block,
+    /// so the old values are never read and need no clearing), every other gradient is added.
     func backward(lanes: Int) {
         // Every row at once, in one pass over a contiguous block: input units' rows and lanes
         // past `lanes` are never read, so clearing them too costs less than skipping them.
         delta.update(repeating: 0, count: unitCount * width)
         for index in stride(from: steps.count - 1, through: 0, by: -1) {
             let step = steps[index]
-            for unit in step.firstUnit..<(step.firstUnit + step.unitCount) {
-                finishDelta(unit: unit, kind: step.activation, lanes: lanes)
+            let units = step.firstUnit..<(step.firstUnit + step.unitCount)
+            if step.activation == .tanh && width > 1 {
+                // The whole step's rows in one C call, vectorised at the CPU's width.
+                Scalar.tanhDelta(vector, delta + step.firstUnit * width, activation + step.firstUnit * width,
+                                 step.unitCount, width, lanes)
+                for unit in units { addDirectDelta(unit: unit, lanes: lanes) }
+            } else {
+                for unit in units { finishDelta(unit: unit, kind: step.activation, lanes: lanes) }
             }
             switch step.kind {
             case .sparse:
@@ -23,9 +31,9 @@ extension BatchEngine {
 
     /// delta_j = h'(a_j) * downstream_j (+ dE/da_j for an output), in place, with h' from
     /// `Activation.derivative`, the one definition. For tanh that call is specialised with
-    /// the case fixed, so it inlines to 1 - z^2 in binary64 and vectorises; the other cases
-    /// evaluate it lane by lane. Inlined: for a small network a call per unit costs more than
-    /// its arithmetic.
+    /// the case fixed, so it inlines to 1 - z^2 in binary64 (the `tanhDelta` kernel, which
+    /// batches take, computes the same); the other cases evaluate it lane by lane. Inlined:
+    /// for a small network a call per unit costs more than its arithmetic.
     @inline(__always)
     private func finishDelta(unit: Int, kind: Activation, lanes: Int) {
         let a = netInput + unit * width, z = activation + unit * width, d = delta + unit * width
@@ -37,9 +45,15 @@ extension BatchEngine {
         default:
             for lane in 0..<lanes { d[lane] *= Scalar(kind.derivative(a: Double(a[lane]), z: Double(z[lane]))) }
         }
+        addDirectDelta(unit: unit, lanes: lanes)
+    }
+
+    /// delta_j += dE/da_j when unit j is an output.
+    @inline(__always)
+    private func addDirectDelta(unit: Int, lanes: Int) {
         let slot = Int(outputSlot[unit])
         if slot >= 0 {
-            let direct = directDelta + slot * width
+            let d = delta + unit * width, direct = directDelta + slot * width
             for lane in 0..<lanes { d[lane] += direct[lane] }
         }
     }
@@ -122,17 +136,18 @@ extension BatchEngine {
         if step.biasStart >= 0 {
             for row in 0..<rows { gradients[step.biasStart + row] += Scalar.rowSum(vector, d + row * width, lanes) }
         }
-        // dE/dW[r][c] += sum over lanes of delta[r] z[c]: with the sources transposed to
+        // dE/dW[r][c] = sum over lanes of delta[r] z[c]: with the sources transposed to
         // lane-major (one row of k values per sample), each sample adds an outer product
-        // delta[.][lane] x z[lane][.] to the gradient rows, the shape `accumulate` computes.
+        // delta[.][lane] x z[lane][.] to the gradient rows, the shape `accumulate` computes;
+        // `product` stores the sum, the block's only contribution, so no pass clears it first.
         Scalar.transpose(vector, transposedSources, z, k, width, lanes)
         let vectorColumns = k / 8 * 8
-        Scalar.accumulate(
+        Scalar.product(
             vector, g, rows, k, vectorColumns,
             d, width, 1,
             transposedSources, k, lanes)
         for r in 0..<rows {
-            for c in vectorColumns..<k { g[r * k + c] += Scalar.dot(vector, d + r * width, z + c * width, lanes) }
+            for c in vectorColumns..<k { g[r * k + c] = Scalar.dot(vector, d + r * width, z + c * width, lanes) }
         }
         guard !step.sourcesAreInputs else { return }
         // downstream[c] += sum_r W[r][c] delta[r]: the transpose of the forward product.

@@ -15,6 +15,11 @@ extension BatchEngine {
             case .dense(let sourceStart, let sourceCount, let weightStart):
                 denseForward(step, sourceStart: sourceStart, sourceCount: sourceCount, weightStart: weightStart, lanes: lanes)
             }
+            if lanes == width && step.activation == .tanh {
+                // A full batch: the step's rows are one contiguous run, one call for all.
+                activate(.tanh, row: step.firstUnit * width, lanes: step.unitCount * width)
+                continue
+            }
             for unit in step.firstUnit..<(step.firstUnit + step.unitCount) {
                 activate(step.activation, row: unit * width, lanes: lanes)
             }

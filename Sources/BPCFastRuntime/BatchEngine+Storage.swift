@@ -129,7 +129,21 @@ extension BatchEngine {
     /// The lanes a batch of `count` samples occupies: whole 16-lane tiles, or 1.
     func lanes(for count: Int) -> Int { width == 1 ? 1 : KernelPlan.wholeTiles(count) }
 
-    func clearGradients() { gradients.update(repeating: 0, count: parameterCount) }
+    /// Zeroes the gradients `backward` adds to: all but the dense blocks' weight gradients,
+    /// which it stores. Clearing those too would be a pass over most of the parameters'
+    /// memory for nothing.
+    func clearGradients() {
+        // The blocks' weights lie in step order (the fan-in table is in unit order): clear the
+        // gaps between them, or everything should a block ever come out of order.
+        var next = 0
+        for step in steps {
+            guard case .dense(_, let sourceCount, let weightStart) = step.kind else { continue }
+            guard weightStart >= next else { return gradients.update(repeating: 0, count: parameterCount) }
+            (gradients + next).update(repeating: 0, count: weightStart - next)
+            next = weightStart + step.unitCount * sourceCount
+        }
+        (gradients + next).update(repeating: 0, count: parameterCount - next)
+    }
 
     /// Copies the inputs of samples `order[first ..< first + count]` into the input rows, and
     /// zeroes the unused lanes of the tile so they stay finite and contribute nothing. A batch

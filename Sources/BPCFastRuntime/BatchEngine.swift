@@ -48,7 +48,7 @@ final class BatchEngine<Scalar: KernelScalar> {
     let delta: UnsafeMutablePointer<Scalar>
     /// dE/da_o from the loss, per output o and lane.
     let directDelta: UnsafeMutablePointer<Scalar>
-    /// dE/dw summed over the lanes of every batch since the last `clearGradients()`.
+    /// dE/dw summed over the lanes of the batch `backward` last ran, after `clearGradients()`.
     let gradients: UnsafeMutablePointer<Scalar>
     /// Scratch for `denseBackward`: one block's sources, lane-major.
     let transposedSources: UnsafeMutablePointer<Scalar>

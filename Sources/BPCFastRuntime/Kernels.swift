@@ -51,6 +51,10 @@ protocol KernelScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable {
         _ k: Kernels, _ out: UnsafeMutablePointer<Self>, _ rows: Int, _ rowStride: Int, _ columns: Int,
         _ coefficients: UnsafePointer<Self>, _ rowStep: Int, _ termStep: Int,
         _ terms: UnsafePointer<Self>, _ termStride: Int, _ termCount: Int)
+    static func product(
+        _ k: Kernels, _ out: UnsafeMutablePointer<Self>, _ rows: Int, _ rowStride: Int, _ columns: Int,
+        _ coefficients: UnsafePointer<Self>, _ rowStep: Int, _ termStep: Int,
+        _ terms: UnsafePointer<Self>, _ termStride: Int, _ termCount: Int)
     static func sparseForward(
         _ k: Kernels, _ out: UnsafeMutablePointer<Self>, _ activated: UnsafeMutablePointer<Self>?, _ start: Self,
         _ weights: UnsafePointer<Self>, _ sources: UnsafePointer<Int32>, _ edges: Int, _ activations: UnsafePointer<Self>,
@@ -65,6 +69,7 @@ protocol KernelScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable {
         _ lanes: Int, _ exponentials: UnsafeMutablePointer<Self>, _ largest: UnsafeMutablePointer<Self>,
         _ sums: UnsafeMutablePointer<Self>)
     static func tanh(_ k: Kernels, _ z: UnsafeMutablePointer<Self>, _ a: UnsafePointer<Self>, _ count: Int)
+    static func tanhDelta(_ k: Kernels, _ delta: UnsafeMutablePointer<Self>, _ z: UnsafePointer<Self>, _ rows: Int, _ width: Int, _ lanes: Int)
     static func exp(_ k: Kernels, _ y: UnsafeMutablePointer<Self>, _ x: UnsafePointer<Self>, _ count: Int)
     static func rowSum(_ k: Kernels, _ row: UnsafePointer<Self>, _ count: Int) -> Self
     static func dot(_ k: Kernels, _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>, _ count: Int) -> Self
@@ -89,6 +94,15 @@ extension Float: KernelScalar {
         _ terms: UnsafePointer<Float>, _ termStride: Int, _ termCount: Int
     ) {
         k.accumulate(out, rows, rowStride, columns, coefficients, rowStep, termStep, terms, termStride, termCount)
+    }
+
+    @inline(__always)
+    static func product(
+        _ k: bpc_kernels_f32, _ out: UnsafeMutablePointer<Float>, _ rows: Int, _ rowStride: Int, _ columns: Int,
+        _ coefficients: UnsafePointer<Float>, _ rowStep: Int, _ termStep: Int,
+        _ terms: UnsafePointer<Float>, _ termStride: Int, _ termCount: Int
+    ) {
+        k.product(out, rows, rowStride, columns, coefficients, rowStep, termStep, terms, termStride, termCount)
     }
 
     @inline(__always)
@@ -122,6 +136,13 @@ extension Float: KernelScalar {
     @inline(__always)
     static func tanh(_ k: bpc_kernels_f32, _ z: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ count: Int) {
         k.tanh(z, a, count)
+    }
+
+    @inline(__always)
+    static func tanhDelta(
+        _ k: bpc_kernels_f32, _ delta: UnsafeMutablePointer<Float>, _ z: UnsafePointer<Float>, _ rows: Int, _ width: Int, _ lanes: Int
+    ) {
+        k.tanh_delta(delta, z, rows, width, lanes)
     }
 
     @inline(__always)
@@ -175,6 +196,15 @@ extension Double: KernelScalar {
     }
 
     @inline(__always)
+    static func product(
+        _ k: bpc_kernels_f64, _ out: UnsafeMutablePointer<Double>, _ rows: Int, _ rowStride: Int, _ columns: Int,
+        _ coefficients: UnsafePointer<Double>, _ rowStep: Int, _ termStep: Int,
+        _ terms: UnsafePointer<Double>, _ termStride: Int, _ termCount: Int
+    ) {
+        k.product(out, rows, rowStride, columns, coefficients, rowStep, termStep, terms, termStride, termCount)
+    }
+
+    @inline(__always)
     static func sparseForward(
         _ k: bpc_kernels_f64, _ out: UnsafeMutablePointer<Double>, _ activated: UnsafeMutablePointer<Double>?, _ start: Double,
         _ weights: UnsafePointer<Double>, _ sources: UnsafePointer<Int32>, _ edges: Int, _ activations: UnsafePointer<Double>,
@@ -205,6 +235,13 @@ extension Double: KernelScalar {
     @inline(__always)
     static func tanh(_ k: bpc_kernels_f64, _ z: UnsafeMutablePointer<Double>, _ a: UnsafePointer<Double>, _ count: Int) {
         k.tanh(z, a, count)
+    }
+
+    @inline(__always)
+    static func tanhDelta(
+        _ k: bpc_kernels_f64, _ delta: UnsafeMutablePointer<Double>, _ z: UnsafePointer<Double>, _ rows: Int, _ width: Int, _ lanes: Int
+    ) {
+        k.tanh_delta(delta, z, rows, width, lanes)
     }
 
     @inline(__always)

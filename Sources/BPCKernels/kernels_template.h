@@ -52,16 +52,19 @@ INLINE ELEM FN(hsum)(FN(vec) v) {
 // ---- the matrix kernel ----
 
 /// One tile of `rows` (1..8) rows x `count` (1..2) vectors of type VT (W elements each) at
-/// out/terms, summed over all terms. Inlined with constant rows and count, the arrays become
-/// registers. Every element is summed over t in order, whatever the tile's shape.
+/// out/terms, summed over all terms, onto out's values or (`fresh`) onto zero. Inlined with
+/// constant rows, count and fresh, the arrays become registers. Every element is summed over
+/// t in order, whatever the tile's shape.
 #define TILE(NAME, VT, W)                                                                        \
-    INLINE void NAME(int rows, int count, ELEM *out, ptrdiff_t row_stride,                       \
+    INLINE void NAME(int fresh, int rows, int count, ELEM *out, ptrdiff_t row_stride,            \
                      const ELEM *coefficients, ptrdiff_t row_step, ptrdiff_t term_step,          \
                      const ELEM *terms, ptrdiff_t term_stride, ptrdiff_t term_count) {           \
         VT acc[8][2];                                                                            \
         for (int r = 0; r < rows; r++)                                                           \
-            for (int v = 0; v < count; v++)                                                      \
-                __builtin_memcpy(&acc[r][v], out + r * row_stride + v * W, sizeof(VT));          \
+            for (int v = 0; v < count; v++) {                                                    \
+                if (fresh) acc[r][v] = (VT){0};                                                  \
+                else __builtin_memcpy(&acc[r][v], out + r * row_stride + v * W, sizeof(VT));     \
+            }                                                                                    \
         const ELEM *term = terms, *coefficient = coefficients;                                   \
         for (ptrdiff_t t = 0; t < term_count; t++) {                                             \
             VT x[2];                                                                             \
@@ -84,18 +87,19 @@ TILE(FN(tile8), FN(oct), 8)
 #undef TILE
 
 /// For r < rows, c < columns: out[r*row_stride + c] += sum over t of
-/// coefficients[r*row_step + t*term_step] * terms[t*term_stride + c].
+/// coefficients[r*row_step + t*term_step] * terms[t*term_stride + c]; with `fresh`, = instead
+/// of += (out is never read).
 ///
 /// Tiles hold as many accumulators as the registers allow, so that enough independent
 /// multiply-adds are in flight to cover the FMA latency on two pipes and each loaded term
 /// vector serves several rows: PAIR_ROWS rows x 2 vectors where the columns allow (4 rows with
 /// 16 registers, 6 with AVX2's 16 wider ones, 8 with AVX-512's 32), else 8 rows x 1 vector (a
 /// batch of 16 lanes in AVX-512), then 8-element vectors, then scalars.
-static void FN(accumulate)(ELEM *out, ptrdiff_t rows, ptrdiff_t row_stride, ptrdiff_t columns,
-                           const ELEM *coefficients, ptrdiff_t row_step, ptrdiff_t term_step,
-                           const ELEM *terms, ptrdiff_t term_stride, ptrdiff_t term_count) {
+INLINE void FN(matrix)(int fresh, ELEM *out, ptrdiff_t rows, ptrdiff_t row_stride, ptrdiff_t columns,
+                       const ELEM *coefficients, ptrdiff_t row_step, ptrdiff_t term_step,
+                       const ELEM *terms, ptrdiff_t term_stride, ptrdiff_t term_count) {
 #define AT(TILE_FN, R, N, C)                                                                     \
-    TILE_FN(R, N, out + r * row_stride + (C), row_stride, coefficients + r * row_step, row_step, \
+    TILE_FN(fresh, R, N, out + r * row_stride + (C), row_stride, coefficients + r * row_step, row_step, \
             term_step, terms + (C), term_stride, term_count)
     ptrdiff_t pairs = columns / (2 * VL) * (2 * VL), r = 0, c = 0;
     if (pairs > 0) {
@@ -124,11 +128,23 @@ static void FN(accumulate)(ELEM *out, ptrdiff_t rows, ptrdiff_t row_stride, ptrd
 #undef AT
     for (; c < columns; c++)
         for (r = 0; r < rows; r++) {
-            ELEM sum = out[r * row_stride + c];
+            ELEM sum = fresh ? 0 : out[r * row_stride + c];
             for (ptrdiff_t t = 0; t < term_count; t++)
                 sum = coefficients[r * row_step + t * term_step] * terms[t * term_stride + c] + sum;
             out[r * row_stride + c] = sum;
         }
+}
+
+static void FN(accumulate)(ELEM *out, ptrdiff_t rows, ptrdiff_t row_stride, ptrdiff_t columns,
+                           const ELEM *coefficients, ptrdiff_t row_step, ptrdiff_t term_step,
+                           const ELEM *terms, ptrdiff_t term_stride, ptrdiff_t term_count) {
+    FN(matrix)(0, out, rows, row_stride, columns, coefficients, row_step, term_step, terms, term_stride, term_count);
+}
+
+static void FN(product)(ELEM *out, ptrdiff_t rows, ptrdiff_t row_stride, ptrdiff_t columns,
+                        const ELEM *coefficients, ptrdiff_t row_step, ptrdiff_t term_step,
+                        const ELEM *terms, ptrdiff_t term_stride, ptrdiff_t term_count) {
+    FN(matrix)(1, out, rows, row_stride, columns, coefficients, row_step, term_step, terms, term_stride, term_count);
 }
 
 // ---- tanh and exp ----
@@ -220,6 +236,28 @@ static void FN(exp_row)(ELEM *y, const ELEM *x, ptrdiff_t count) {
 #else
     for (; i < count; i++) y[i] = exp(x[i]);
 #endif
+}
+
+/// delta[r][l] *= 1 - z[r][l]^2, tanh's derivative, for r < rows, l < lanes (rows `width`
+/// apart). The derivative is evaluated in binary64 and rounded to ELEM, as the engine's
+/// `Activation.tanh.derivative` call does, so the result is the same bit for bit: for binary32
+/// z, z^2 is exact in binary64 and 1 - z^2 rounds once whether fused or not; for binary64 the
+/// multiply and the subtraction round one by one, as Swift's do. One call per block of rows
+/// instead of a Swift loop per unit, which the baseline instruction set runs 2 or 4 lanes wide.
+static void FN(tanh_delta)(ELEM *delta, const ELEM *z, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lanes) {
+#pragma clang fp contract(off)
+    typedef double FN(wide) __attribute__((vector_size(VL * sizeof(double))));
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        ELEM *d = delta + r * width;
+        const ELEM *zr = z + r * width;
+        ptrdiff_t l = 0;
+        for (; l + VL <= lanes; l += VL) {
+            FN(wide) x = __builtin_convertvector(FN(load)(zr + l), FN(wide));
+            FN(vec) slope = __builtin_convertvector(1.0 - x * x, FN(vec));
+            FN(store)(d + l, FN(load)(d + l) * slope);
+        }
+        for (; l < lanes; l++) d[l] *= (ELEM)(1.0 - (double)zr[l] * (double)zr[l]);
+    }
 }
 
 // ---- sparse gather, forward and backward ----
@@ -492,10 +530,12 @@ static void FN(load_inputs)(ELEM *rows, ptrdiff_t width, const ptrdiff_t *units,
 /// This variant's table for ELEM; kernels.c points a `bpc_kernel_table` at it.
 static const KERNELS_TYPE FN(kernels) = {
     .accumulate = FN(accumulate),
+    .product = FN(product),
     .sparse_forward = FN(sparse_forward),
     .sparse_backward = FN(sparse_backward),
     .softmax_exponentials = FN(softmax_exponentials),
     .tanh = FN(tanh_row),
+    .tanh_delta = FN(tanh_delta),
     .exp = FN(exp_row),
     .row_sum = FN(row_sum),
     .dot = FN(dot),

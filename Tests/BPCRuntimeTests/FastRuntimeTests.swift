@@ -279,6 +279,9 @@ func compareBatch<Scalar: KernelScalar>(
     let order = Array(0..<samples.count)
     let count = samples.count
     let lanes = engine.lanes(for: count)
+    // NaN where a previous batch's gradients would be: `backward` must overwrite what
+    // `clearGradients` leaves (the dense blocks' weight gradients), never read it.
+    engine.gradients.update(repeating: .nan, count: plan.parameterCount)
     engine.clearGradients()
     let loss = data.inputs.withUnsafeBufferPointer { inputs in
         data.targets.withUnsafeBufferPointer { targets in

@@ -20,7 +20,7 @@ struct KernelVariantTests {
         }
     }
 
-    @Test("accumulate computes the matrix product for every tile remainder", arguments: variants)
+    @Test("accumulate and product compute the matrix product for every tile remainder", arguments: variants)
     func accumulate(variant: KernelVariant) {
         checkAccumulate(Float.self, variant: variant, tolerance: 1e-5)
         checkAccumulate(Double.self, variant: variant, tolerance: 1e-13)
@@ -98,6 +98,25 @@ private func checkAccumulate<Scalar: KernelScalar>(_: Scalar.Type, variant: Kern
                 }
                 let wrong = out.indices.filter { !close(out[$0], expected[$0], tolerance, scale: 8) }
                 #expect(wrong.isEmpty, "\(variant) \(Scalar.self) rows \(rows) columns \(columns) terms \(termCount): \(wrong.prefix(4))")
+                // product: the same sums from zero, into rows of NaN it must neither read nor
+                // write outside the columns.
+                var stored = [Scalar](repeating: .nan, count: rows * rowStride)
+                stored.withUnsafeMutableBufferPointer { o in
+                    coefficients.withUnsafeBufferPointer { kc in
+                        terms.withUnsafeBufferPointer { tm in
+                            Scalar.product(k, o.baseAddress!, rows, rowStride, columns, kc.baseAddress!, rowStep, termStep,
+                                           tm.baseAddress!, termStride, termCount)
+                        }
+                    }
+                }
+                let wrongProducts = stored.indices.filter { index in
+                    let (r, c) = index.quotientAndRemainder(dividingBy: rowStride)
+                    guard c < columns else { return !stored[index].isNaN }
+                    var sum = 0.0
+                    for t in 0..<termCount { sum += Double(coefficients[r * rowStep + t * termStep]) * Double(terms[t * termStride + c]) }
+                    return !close(stored[index], Scalar(sum), tolerance, scale: 8)
+                }
+                #expect(wrongProducts.isEmpty, "\(variant) \(Scalar.self) product rows \(rows) columns \(columns) terms \(termCount): \(wrongProducts.prefix(4))")
             }
         }
     }

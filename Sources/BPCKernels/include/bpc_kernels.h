@@ -30,6 +30,11 @@
         void (*accumulate)(T *out, ptrdiff_t rows, ptrdiff_t row_stride, ptrdiff_t columns,     \
                            const T *coefficients, ptrdiff_t row_step, ptrdiff_t term_step,      \
                            const T *terms, ptrdiff_t term_stride, ptrdiff_t term_count);        \
+        /* `accumulate` with = for +=: out's old values are never read (a gradient block that   \
+           needs no clearing first). */                                                        \
+        void (*product)(T *out, ptrdiff_t rows, ptrdiff_t row_stride, ptrdiff_t columns,        \
+                        const T *coefficients, ptrdiff_t row_step, ptrdiff_t term_step,         \
+                        const T *terms, ptrdiff_t term_stride, ptrdiff_t term_count);           \
         /* out[l] = start + sum over e < edges of weights[e] * activations[sources[e]*width + l], \
            and when `activated` is given, activated[l] = tanh(out[l]) as `tanh` computes it.  \
            Used for one unit of a sparse step; activations may alias activated only in rows  \
@@ -54,6 +59,9 @@
         /* z[i] = tanh(a[i]) for i < count (binary32: the rational approximation; binary64:   \
            the C library's tanh). */                                                            \
         void (*tanh)(T *z, const T *a, ptrdiff_t count);                                        \
+        /* delta[r*width + l] *= 1 - z[r*width + l]^2 for r < rows, l < lanes: tanh's         \
+           derivative, evaluated in binary64 and rounded to T (as the engine's Swift formula). */ \
+        void (*tanh_delta)(T *delta, const T *z, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t lanes); \
         /* e^x[i] for i < count (binary32: the polynomial; binary64: the C library's exp). */   \
         void (*exp)(T *y, const T *x, ptrdiff_t count);                                         \
         T (*row_sum)(const T *row, ptrdiff_t count);                                            \
