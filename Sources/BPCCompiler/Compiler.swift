@@ -61,12 +61,34 @@ struct NamedUnits {
 struct CreatedEdges {
     var sources: [Int32] = []
     var targets: [Int32] = []
-    /// The written initial weight, or nil when `init` chooses it.
-    var weights: [Double?] = []
-    /// Index of the `edges` entry that created each edge, for diagnostics.
-    var entries: [Int32] = []
+    /// The written initial weight, or NaN when `init` chooses it (written weights are finite).
+    var weights: [Double] = []
+    /// Index of the `edges` entry that created each edge, for diagnostics and `share`; nil
+    /// while every entry so far created one edge (edge i is entry i), as in large specs.
+    var entries: [Int32]?
 
     var count: Int { sources.count }
+
+    func entry(of edge: Int) -> Int { entries.map { Int($0[edge]) } ?? edge }
+
+    /// Appends edge `source -> target`, created by `entry`.
+    mutating func append(_ source: Int, _ target: Int, weight: Double, entry: Int) {
+        if entries == nil && entry != count { entries = (0..<Int32(count)).map { $0 } }
+        sources.append(Int32(source))
+        targets.append(Int32(target))
+        weights.append(weight)
+        entries?.append(Int32(entry))
+    }
+}
+
+/// What a reference of the spec's edge table stands for: declared units `first ..< first +
+/// count`, or (count 0) the problem to report wherever it is used.
+private struct ResolvedReference {
+    var first: Int32
+    var count: Int32
+    var problem: String?
+
+    var units: Range<Int> { Int(first)..<Int(first + count) }
 }
 
 struct CompilerContext {
@@ -183,86 +205,97 @@ struct CompilerContext {
 
     // MARK: Pass 2: edges
 
-    /// The units a reference stands for, as a range of declared indices.
-    private mutating func resolve(_ reference: UnitReference) -> Range<Int>? {
-        guard let named = names[reference.name] else {
-            error("unknown unit '\(reference.text)'\(suggestion(for: reference.name, among: spec.units.lazy.map(\.name.value)))", at: reference.position)
-            return nil
+    /// The units a reference stands for, as a range of declared indices, or the problem.
+    private func resolve(name: String, member: Int?) -> ResolvedReference {
+        func problem(_ message: String) -> ResolvedReference { ResolvedReference(first: 0, count: 0, problem: message) }
+        var text: String { UnitReference(name: name, member: member, position: .startOfFile).text }
+        guard let named = names[name] else {
+            return problem("unknown unit '\(text)'\(suggestion(for: name, among: spec.units.lazy.map(\.name.value)))")
         }
-        guard let member = reference.member else {
-            return named.first..<(named.first + (named.groupSize ?? 1))
+        guard let member else {
+            return ResolvedReference(first: Int32(named.first), count: Int32(named.groupSize ?? 1), problem: nil)
         }
         guard let size = named.groupSize else {
-            error("'\(reference.name)' is a single unit, not a group; write '\(reference.name)'", at: reference.position)
-            return nil
+            return problem("'\(name)' is a single unit, not a group; write '\(name)'")
         }
         guard member < size else {
-            error("group '\(reference.name)' has \(size) members (\(reference.name)[0] to \(reference.name)[\(size - 1)]); there is no \(reference.text)", at: reference.position)
-            return nil
+            return problem("group '\(name)' has \(size) members (\(name)[0] to \(name)[\(size - 1)]); there is no \(text)")
         }
-        return (named.first + member)..<(named.first + member + 1)
+        return ResolvedReference(first: Int32(named.first + member), count: 1, problem: nil)
     }
 
-    private mutating func resolveAll(_ references: UnitReferences) -> [Range<Int>]? {
-        var ranges: [Range<Int>] = []
-        var failed = false
-        references.forEach { reference in
-            if let range = resolve(reference) { ranges.append(range) } else { failed = true }
-        }
-        return failed ? nil : ranges
-    }
-
+    /// Every edge of every entry, in entry order, each reference resolved once per distinct
+    /// reference (a million entries name a few thousand units) and its problems reported at
+    /// every use.
     mutating func createEdges() {
+        let table = spec.edges
+        let resolved = (0..<table.referenceCount).map { id in
+            resolve(name: table.referenceName(Int32(id)), member: table.referenceMember(Int32(id)))
+        }
+        /// The number of units a side stands for, or nil with the side's problems reported.
+        func unitCount(_ side: EdgeTable.Side, of entry: Int) -> Int? {
+            var total = 0
+            var failed = false
+            for index in 0..<table.referenceCount(side, of: entry) {
+                let reference = resolved[Int(table.reference(index, side, of: entry))]
+                if let problem = reference.problem {
+                    error(problem, at: table.position(ofReference: index, side, of: entry))
+                    failed = true
+                }
+                total += Int(reference.count)
+            }
+            return failed ? nil : total
+        }
+        // Large specs create one edge per entry.
+        edges.sources.reserveCapacity(table.count)
+        edges.targets.reserveCapacity(table.count)
+        edges.weights.reserveCapacity(table.count)
         var total = 0
         var overLimit = false
-        for (entryIndex, entry) in spec.edges.enumerated() {
-            let sources = resolveAll(entry.from)
-            let targets = resolveAll(entry.to)
-            if let targets {
-                var index = 0
-                entry.to.forEach { reference in
-                    if units.roles[targets[index].lowerBound] == .input {
-                        error("edge into input unit '\(reference.text)'; inputs take no incoming edges", at: reference.position)
+        for entry in 0..<table.count {
+            let sourceCount = unitCount(.from, of: entry)
+            let targetCount = unitCount(.to, of: entry)
+            if targetCount != nil {
+                for index in 0..<table.referenceCount(.to, of: entry) {
+                    let id = table.reference(index, .to, of: entry)
+                    if units.roles[Int(resolved[Int(id)].first)] == .input {
+                        let text = UnitReference(name: table.referenceName(id), member: table.referenceMember(id), position: .startOfFile).text
+                        error("edge into input unit '\(text)'; inputs take no incoming edges", at: table.position(ofReference: index, .to, of: entry))
                     }
-                    index += 1
                 }
             }
-            guard let sources, let targets else { continue }
-            let sourceCount = sources.reduce(0) { $0 + $1.count }
-            let targetCount = targets.reduce(0) { $0 + $1.count }
+            guard let sourceCount, let targetCount else { continue }
             let (created, overflow) = sourceCount.multipliedReportingOverflow(by: targetCount)
-            if case .values(let list)? = entry.weight?.value, !overflow, list.count != created {
-                error("weight lists \(list.count) numbers but this entry creates \(created) edges (\(sourceCount) x \(targetCount), from-major)", at: entry.weight?.position ?? entry.position)
+            let weight = table.weight(of: entry)
+            if case .values(let list)? = weight, !overflow, list.count != created {
+                error("weight lists \(list.count) numbers but this entry creates \(created) edges (\(sourceCount) x \(targetCount), from-major)", at: table.weightPosition(of: entry) ?? table.position(of: entry))
                 continue
             }
             total = overflow ? Int.max : total.addingReportingOverflow(created).partialValue
             if total > limits.maxEdges || overflow || total < 0 {
                 if !overLimit {
-                    error("the spec creates more than \(limits.maxEdges) edges (counting group-to-group entries); \(Limits.advice(limits.maxEdges, .maxEdges))", at: entry.position)
+                    error("the spec creates more than \(limits.maxEdges) edges (counting group-to-group entries); \(Limits.advice(limits.maxEdges, .maxEdges))", at: table.position(of: entry))
                 }
                 overLimit = true
                 continue
             }
             if overLimit || log.hasErrors { continue }
-            appendEdges(entry: entryIndex, sources: sources, targets: targets, weight: entry.weight?.value)
-        }
-    }
-
-    private mutating func appendEdges(entry: Int, sources: [Range<Int>], targets: [Range<Int>], weight: WeightSpec?) {
-        var next = 0
-        for sourceRange in sources {
-            for source in sourceRange {
-                for targetRange in targets {
-                    for target in targetRange {
-                        edges.sources.append(Int32(source))
-                        edges.targets.append(Int32(target))
-                        switch weight {
-                        case .value(let value)?: edges.weights.append(value)
-                        case .values(let list)?: edges.weights.append(list[next])
-                        case nil: edges.weights.append(nil)
+            // Every pair, from-major: sources in the order written (a group's members in order),
+            // then targets likewise.
+            var next = 0
+            for sourceIndex in 0..<table.referenceCount(.from, of: entry) {
+                for source in resolved[Int(table.reference(sourceIndex, .from, of: entry))].units {
+                    for targetIndex in 0..<table.referenceCount(.to, of: entry) {
+                        for target in resolved[Int(table.reference(targetIndex, .to, of: entry))].units {
+                            let value: Double
+                            switch weight {
+                            case .value(let written)?: value = written
+                            case .values(let list)?: value = list[next]
+                            case nil: value = .nan
+                            }
+                            edges.append(source, target, weight: value, entry: entry)
+                            next += 1
                         }
-                        edges.entries.append(Int32(entry))
-                        next += 1
                     }
                 }
             }

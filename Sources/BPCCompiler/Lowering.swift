@@ -6,7 +6,7 @@ extension CompilerContext {
     ///
     /// Returns nil, with the errors reported, when a `share` names no parameter or a
     /// parameter that itself shares.
-    mutating func lower(fanIn: FanIn, order: [Int], loss: Loss) -> Compilation? {
+    mutating func lower(fanIn: consuming FanIn, order: [Int], loss: Loss) -> Compilation? {
         let sharing = !units.biasShares.isEmpty || !spec.edgeShares.isEmpty
         /// (sharing slot, the key it shares), in slot order; empty without sharing.
         var shares: [(slot: Int, key: Located<String>)] = []
@@ -25,16 +25,21 @@ extension CompilerContext {
             for slot in fanIn.start[unit]..<fanIn.start[unit + 1] {
                 let edge = Int(fanIn.edgesInto[slot])
                 fanInSource.append(position[Int(edges.sources[edge])])
-                parameters.append(edges.weights[edge] ?? 0)
-                if sharing, let key = spec.edgeShares[Int(edges.entries[edge])] {
+                let weight = edges.weights[edge]
+                parameters.append(weight.isNaN ? 0 : weight)
+                if sharing, let key = spec.edgeShares[edges.entry(of: edge)] {
                     shares.append((parameters.count - 1, key))
                     written.append(true)  // a sharing edge draws nothing; it takes the shared value
                 } else {
-                    written.append(edges.weights[edge] != nil)
+                    written.append(!weight.isNaN)
                 }
             }
             fanInStart[index + 1] = Int32(fanInSource.count)
         }
+        // Every edge is in the plan's fan-in now: dropping the creation-order tables (20 bytes
+        // an edge) before the fan-out tables are built keeps the compiler's peak memory lower.
+        _ = consume fanIn
+        edges = CreatedEdges()
         let edgeCount = fanInSource.count
         let fanInParameter = (0..<Int32(edgeCount)).map { $0 }
 

@@ -71,8 +71,8 @@ extension CompilerContext {
                 let edge = Int(fanIn.edgesInto[slot])
                 let source = Int(edges.sources[edge])
                 if lastTarget[source] == Int32(target) {
-                    let first = spec.edges[Int(edges.entries[Int(firstEdge[source])])].position
-                    let entry = spec.edges[Int(edges.entries[edge])].position
+                    let first = spec.edges.position(of: edges.entry(of: Int(firstEdge[source])))
+                    let entry = spec.edges.position(of: edges.entry(of: edge))
                     let place = first == entry ? "this entry creates it twice" : "first created at \(first)"
                     error("duplicate edge \(units.names[source])->\(units.names[target]) (\(place))", at: entry)
                 } else {
@@ -143,7 +143,7 @@ extension CompilerContext {
                     if reported < reportLimit {
                         let start = path.firstIndex { $0.unit == target } ?? 0
                         let cycle = path[start...].map { units.names[$0.unit] } + [units.names[target]]
-                        error("cycle: \(cycle.joined(separator: " -> ")); the network must be a DAG", at: spec.edges[Int(edges.entries[edge])].position)
+                        error("cycle: \(cycle.joined(separator: " -> ")); the network must be a DAG", at: spec.edges.position(of: edges.entry(of: edge)))
                     }
                     reported += 1
                 case .done:
@@ -151,8 +151,8 @@ extension CompilerContext {
                 }
             }
         }
-        if reported > reportLimit, let first = spec.edges.first {
-            error("\(reported - reportLimit) more cycles not shown", at: first.position)
+        if reported > reportLimit, !spec.edges.isEmpty {
+            error("\(reported - reportLimit) more cycles not shown", at: spec.edges.position(of: 0))
         }
     }
 }

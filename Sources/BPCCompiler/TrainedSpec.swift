@@ -34,7 +34,7 @@ extension ModelSpec {
                 for target in targets { weights.append(index[source + "->" + target].map { parameters[$0] } ?? 0) }
             }
             let value: WeightSpec = weights.count == 1 ? .value(weights[0]) : .values(weights)
-            result.edges[entry].weight = Located(value, at: edge.weight?.position ?? edge.position)
+            result.edges.setWeight(Located(value, at: edge.weight?.position ?? edge.position), of: entry)
         }
         for (entry, unit) in units.enumerated() where unit.role != .input {
             if case .shared? = (unit.bias ?? defaults.bias)?.value { continue }

@@ -10,9 +10,15 @@ public enum JSONText {
 
     public static func appendString(_ value: String, to output: inout String) {
         output += "\""
+        appendStringContents(value, to: &output)
+        output += "\""
+    }
+
+    /// `value` escaped, without the quotes: the pieces of a string made of several (escaping
+    /// is per character, so escaped pieces concatenate to the escaped whole).
+    public static func appendStringContents(_ value: String, to output: inout String) {
         if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
             output += value
-            output += "\""
             return
         }
         for scalar in value.unicodeScalars {
@@ -31,6 +37,5 @@ public enum JSONText {
                 }
             }
         }
-        output += "\""
     }
 }

@@ -55,7 +55,7 @@ public enum PlanJSON {
         out += ",\n    \"parameter\": "
         appendIntegers(plan.fanOutParameter, to: &out)
         out += "\n  },\n  \"parameters\": {\n    \"key\": "
-        appendStrings(plan.parameterKeys(), to: &out)
+        appendParameterKeys(plan, to: &out)
         out += ",\n    \"value\": "
         appendNumbers(plan.parameters, to: &out)
         if let shared = plan.sharedWith {
@@ -114,6 +114,45 @@ public enum PlanJSON {
         for (index, value) in values.enumerated() {
             if index > 0 { out += ", " }
             append(value, &out.buffer)
+            out.flushIfFull()
+        }
+        out += "]"
+    }
+
+    /// `plan.parameterKeys()`, made one key at a time: as an array, a plan of 10^6 edges holds
+    /// 10^6 key strings (about 70 MB) at once. Keys of edges come in fan-in order, which is
+    /// slot order in every plan that `verify()` accepts; a plan laid out otherwise is written
+    /// from the array.
+    private static func appendParameterKeys(_ plan: Plan, to out: inout ChunkedText) {
+        let edgeCount = plan.edgeCount
+        let start = plan.fanInStart
+        let inFanInOrder = start.count == plan.unitCount + 1 && start.first == 0 && start.last == Int32(edgeCount)
+            && zip(start, start.dropFirst()).allSatisfy { $0 <= $1 }
+            && plan.fanInParameter.count == edgeCount && plan.fanInParameter.enumerated().allSatisfy { $1 == Int32($0) }
+            && plan.parameterCount >= edgeCount
+            && plan.biasParameter.allSatisfy { $0 == -1 || (Int($0) >= edgeCount && Int($0) < plan.parameterCount) }
+        guard inFanInOrder else {
+            appendStrings(plan.parameterKeys(), to: &out)
+            return
+        }
+        // The unit whose bias each slot after the weights is (a later unit wins, as in
+        // `parameterKeys()`), or -1.
+        var biasOwner = [Int32](repeating: -1, count: plan.parameterCount - edgeCount)
+        for (unit, slot) in plan.biasParameter.enumerated() where slot >= 0 { biasOwner[Int(slot) - edgeCount] = Int32(unit) }
+        out += "["
+        for unit in 0..<plan.unitCount {
+            for edge in Int(start[unit])..<Int(start[unit + 1]) {
+                out.buffer += edge > 0 ? ", \"" : "\""
+                JSONText.appendStringContents(plan.unitNames[Int(plan.fanInSource[edge])], to: &out.buffer)
+                out.buffer += "->"
+                JSONText.appendStringContents(plan.unitNames[unit], to: &out.buffer)
+                out.buffer += "\""
+                out.flushIfFull()
+            }
+        }
+        for (index, owner) in biasOwner.enumerated() {
+            if index + edgeCount > 0 { out.buffer += ", " }
+            JSONText.appendString(owner >= 0 ? plan.unitNames[Int(owner)] + ".bias" : "", to: &out.buffer)
             out.flushIfFull()
         }
         out += "]"

@@ -15,10 +15,12 @@ public struct ModelSpec: Sendable {
     public var units: [UnitSpec] = []
     /// Where the `units` list starts, for problems of the network as a whole.
     public var unitsPosition = SourcePosition.startOfFile
-    public var edges: [EdgeSpec] = []
+    /// The `edges` entries in order, as a table (see `EdgeTable`: 28 bytes an entry, where a
+    /// spec with millions of entries would otherwise hold most of its memory here).
+    public var edges = EdgeTable()
     /// `share: KEY` by edge entry (index into `edges`): every edge the entry creates uses the
     /// parameter named `KEY` instead of a weight of its own (so `weight` is not allowed with
-    /// it). A side table, not a field of `EdgeSpec`: a spec of 10^6 edge entries would carry
+    /// it). A side table, not a column of `edges`: a spec of 10^6 edge entries would carry
     /// 10^6 empty fields (24 MB) for the few entries that share.
     public var edgeShares: [Int: Located<String>] = [:]
     /// Nil only if the spec gave none (already reported).
@@ -98,7 +100,8 @@ public enum UnitReferences: Sendable {
     }
 }
 
-/// One entry of `edges`: every pair of F x T, from-major.
+/// One entry of `edges`: every pair of F x T, from-major. The spec stores entries as rows of
+/// an `EdgeTable`; this is one entry on its own, to add to a table or read from one.
 public struct EdgeSpec: Sendable {
     public var from: UnitReferences
     public var to: UnitReferences

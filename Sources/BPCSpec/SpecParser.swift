@@ -4,8 +4,10 @@ import BPCPlan
 ///
 /// The top-level mapping is read event by event; `units` and `edges` stream one entry at a time
 /// (each entry becomes a small `YAMLNode`), so a spec with millions of edges never exists as a
-/// YAML tree. Every key is checked against the format, so a typo is reported with the closest
-/// valid key instead of being ignored.
+/// YAML tree. An edge entry of the common one-line shape does not even become a node: its
+/// events go straight from libyaml's buffers into the spec's edge table (`decodePlainEdge`).
+/// Every key is checked against the format, so a typo is reported with the closest valid key
+/// instead of being ignored.
 public enum SpecParser {
     /// Parses the spec at `path`. Returns nil only if nothing useful could be read; otherwise a
     /// spec that may be incomplete when `log` holds errors.
@@ -40,6 +42,11 @@ struct SpecDecoder {
     var spec: ModelSpec
     /// `bpc`, once read: checked after the top level, since it may come anywhere in it.
     var version: Located<Int>?
+    /// The unit names `decodePlainEdge` met last, as bytes, with their edge-table indices, and
+    /// the last reference of each side.
+    private var recentNames: [(bytes: [UInt8], index: Int32)] = []
+    private var lastFrom: (name: Int32, member: Int?, index: Int32)?
+    private var lastTo: (name: Int32, member: Int?, index: Int32)?
 
     init(reader: YAMLEventReader) {
         self.reader = reader
@@ -163,12 +170,19 @@ struct SpecDecoder {
     }
 
     private mutating func streamEdges() throws(ParseAborted) {
-        try streamList(named: "edges") { decoder, node in decoder.decodeEdge(node) }
+        try streamList(named: "edges", plainEntry: { decoder, start throws(ParseAborted) in try decoder.decodePlainEdge(start) }) {
+            decoder, node in decoder.decodeEdge(node)
+        }
     }
 
     /// Streams a list, decoding each entry as it arrives; anything but a list is an error.
+    ///
+    /// `plainEntry`, given an entry's mapping start, may read the entry itself and return
+    /// true; when it returns false the entry is read again as a node for `decode`.
     private mutating func streamList(
-        named name: String, _ decode: (inout SpecDecoder, YAMLNode) -> Void
+        named name: String,
+        plainEntry: ((inout SpecDecoder, YAMLEvent) throws(ParseAborted) -> Bool)? = nil,
+        _ decode: (inout SpecDecoder, YAMLNode) -> Void
     ) throws(ParseAborted) {
         let start = try reader.peek()
         guard start.kind == .sequenceStart else {
@@ -177,7 +191,12 @@ struct SpecDecoder {
             return
         }
         _ = try reader.next()
-        while try reader.peek().kind != .sequenceEnd {
+        while true {
+            if let plainEntry, let entry = try reader.nextMappingStart() {
+                if try plainEntry(&self, entry) { continue }
+            } else if try reader.peek().kind == .sequenceEnd {
+                break
+            }
             let node = try reader.readNode()
             decode(&self, node)
         }
@@ -251,6 +270,124 @@ struct SpecDecoder {
         }
         if let share = fields.share { spec.edgeShares[spec.edges.count] = share }
         spec.edges.append(EdgeSpec(from: from, to: to, weight: fields.weight, position: node.start))
+    }
+
+    /// Reads an edge entry of the shape large specs repeat a million times -- a mapping with
+    /// `from` and `to` naming one unit each and at most a plain number `weight`, as plain data
+    /// -- straight from libyaml's buffers into the edge table, without a string or a node per
+    /// entry. `start` is the entry's mapping start, already read.
+    ///
+    /// Any other entry (a list of units, a weight list, `share`, an unknown or repeated key, a
+    /// tag, a value `decodeEdge` would reject, ...) is released unread and false returned: the
+    /// general decoder then reads it from the start, with the same reports as always, and
+    /// nothing here has reported anything.
+    private mutating func decodePlainEdge(_ start: YAMLEvent) throws(ParseAborted) -> Bool {
+        var from: PlainReference?
+        var to: PlainReference?
+        var weight: Double?
+        var weightPosition: SourcePosition?
+        entry: while true {
+            let key = try reader.hold()
+            if key.kind == .mappingEnd, let from, let to {
+                let fromIndex = internReference(from, side: .from)
+                let toIndex = internReference(to, side: .to)
+                spec.edges.appendRow(
+                    from: fromIndex, to: toIndex, weight: weight.map(WeightSpec.value),
+                    positions: EntryPositions(entry: start.start, from: from.position, to: to.position, weight: weightPosition))
+                reader.dropHeld()
+                return true
+            }
+            // Any other key, or a key again, is released before its value is read: the general
+            // decoder reports a repeated key as it reads it, before the value's own problems.
+            guard key.kind == .scalar, key.isBare, let name = EdgeKey(key.bytes) else { break }
+            switch name {
+            case .from: if from != nil { break entry }
+            case .to: if to != nil { break entry }
+            case .weight: if weight != nil { break entry }
+            }
+            let value = try reader.hold()
+            guard value.kind == .scalar, value.isBare else { break }
+            switch name {
+            case .from:
+                from = PlainReference(value)
+                if from == nil { break entry }
+            case .to:
+                to = PlainReference(value)
+                if to == nil { break entry }
+            case .weight:
+                guard value.isPlain, case .number(let number) = PlainScalar(value.bytes), number.isFinite else { break entry }
+                weight = number
+                weightPosition = value.start
+            }
+        }
+        try reader.releaseHeld(after: start)
+        return false
+    }
+
+    /// The keys `decodePlainEdge` reads, recognised on the key's bytes.
+    private enum EdgeKey {
+        case from, to, weight
+
+        init?(_ utf8: UnsafeBufferPointer<UInt8>) {
+            // Bytes against bytes (a generic comparison with a literal's UTF8View costs ten times as
+            // much, three times per entry).
+            func matches(_ word: StaticString) -> Bool {
+                word.utf8CodeUnitCount == utf8.count && UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount).elementsEqual(utf8)
+            }
+            if matches("from") {
+                self = .from
+            } else if matches("to") {
+                self = .to
+            } else if matches("weight") {
+                self = .weight
+            } else {
+                return nil
+            }
+        }
+    }
+
+    /// The edge table's index of a reference read by `decodePlainEdge`. Consecutive entries
+    /// often name the same unit on a side (a unit's incoming edges listed together), and
+    /// names repeat (`h[3]`, `h[17]`, ...): the last reference of the side, then the last few
+    /// names as bytes, are checked before a `String` is made and looked up.
+    private mutating func internReference(_ reference: PlainReference, side: EdgeTable.Side) -> Int32 {
+        let cached = recentNames.first { name in
+            name.bytes.count == reference.name.count && name.bytes.withUnsafeBufferPointer { $0.elementsEqual(reference.name) }
+        }
+        let name: Int32
+        if let cached {
+            name = cached.index
+        } else {
+            name = spec.edges.internName(String(decoding: reference.name, as: UTF8.self))
+            if recentNames.count == 4 { recentNames.removeFirst() }
+            recentNames.append((Array(reference.name), name))
+        }
+        if let last = side == .from ? lastFrom : lastTo, last.name == name, last.member == reference.member { return last.index }
+        let index = spec.edges.internReference(name: name, member: reference.member)
+        if side == .from { lastFrom = (name, reference.member, index) } else { lastTo = (name, reference.member, index) }
+        return index
+    }
+
+    /// A unit reference in a held scalar: the name's bytes (libyaml's), the member, where.
+    private struct PlainReference {
+        var name: UnsafeBufferPointer<UInt8>
+        var member: Int?
+        var position: SourcePosition
+
+        /// Nil unless `reference(_:)` would accept the scalar: a name or member (a plain number
+        /// or boolean is not a name).
+        init?(_ value: HeldEvent) {
+            if value.isPlain {
+                switch PlainScalar(value.bytes) {
+                case .number, .bool: return nil
+                case .null, .string: break
+                }
+            }
+            guard let parts = UnitReference.parse(value.bytes) else { return nil }
+            name = UnsafeBufferPointer(rebasing: value.bytes[..<parts.nameLength])
+            member = parts.member
+            position = value.start
+        }
     }
 
     /// A parameter key to share, written like `x1->h1` or `h1.bias`; whether it names a
@@ -852,8 +989,12 @@ enum ScheduleName: String, CaseIterable {
 extension UnitReference {
     /// `[A-Za-z_][A-Za-z0-9_]*`, the format's unit names.
     public static func isIdentifier<S: StringProtocol>(_ text: S) -> Bool {
+        isIdentifier(bytes: text.utf8)
+    }
+
+    private static func isIdentifier<Bytes: Sequence<UInt8>>(bytes: Bytes) -> Bool {
         var first = true
-        for byte in text.utf8 {
+        for byte in bytes {
             let letter = (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 95
             let digit = byte >= 48 && byte <= 57
             if !(letter || (!first && digit)) { return false }
@@ -862,23 +1003,29 @@ extension UnitReference {
         return !first
     }
 
-    /// Splits `h` or `h[3]` into name and member index. Works on UTF-8 bytes: a spec may name
-    /// millions of units, and Character-level string operations cost several times more.
+    /// Splits `h` or `h[3]` into name and member index.
     public static func parse(_ text: String) -> (name: String, member: Int?)? {
-        let utf8 = text.utf8
-        guard let open = utf8.firstIndex(of: UInt8(ascii: "[")) else {
-            return isIdentifier(text) ? (text, nil) : nil
+        var text = text
+        return text.withUTF8 { utf8 in
+            parse(utf8).map { (String(decoding: UnsafeBufferPointer(rebasing: utf8[..<$0.nameLength]), as: UTF8.self), $0.member) }
         }
-        let name = Substring(utf8[..<open])
-        guard isIdentifier(name), utf8.last == UInt8(ascii: "]") else { return nil }
+    }
+
+    /// `parse` on UTF-8 bytes, giving the name as the length of the prefix it is: a spec may
+    /// name millions of units, and the parser reads them from libyaml's buffers.
+    static func parse(_ utf8: UnsafeBufferPointer<UInt8>) -> (nameLength: Int, member: Int?)? {
+        guard let open = utf8.firstIndex(of: UInt8(ascii: "[")) else {
+            return isIdentifier(bytes: utf8) ? (utf8.count, nil) : nil
+        }
+        guard isIdentifier(bytes: utf8[..<open]), utf8.last == UInt8(ascii: "]") else { return nil }
         var index = 0
         var digits = 0
-        for byte in utf8[utf8.index(after: open)...].dropLast() {
+        for byte in utf8[(open + 1)..<(utf8.count - 1)] {
             guard byte >= 48 && byte <= 57, digits < 12 else { return nil }
             index = index * 10 + Int(byte - 48)
             digits += 1
         }
         guard digits > 0 else { return nil }
-        return (String(name), index)
+        return (open, index)
     }
 }

@@ -30,19 +30,46 @@ struct YAMLEvent {
     var tag: String?
 }
 
+/// A libyaml event held as libyaml made it, not converted to a `YAMLEvent`: the scalar's bytes
+/// are libyaml's own, valid until the event is dropped or released (`YAMLEventReader.hold()`).
+struct HeldEvent {
+    var kind: YAMLEvent.Kind?
+    var start: SourcePosition
+    var bytes: UnsafeBufferPointer<UInt8>
+    /// A scalar written without quotes.
+    var isPlain: Bool
+    /// A scalar as plain data needs it: no tag, no anchor, within the length limit. Anything
+    /// else is for the conversion to report.
+    var isBare: Bool
+}
+
 /// A pull reader over libyaml's event API that enforces bpc's YAML subset as it streams.
 ///
 /// Anchors, aliases and tags other than the core schema's are rejected at the event (a spec is
 /// plain data), nesting depth and scalar length are capped before the builder sees them, and
 /// only one document is allowed. Nothing here builds a tree, so large specs stream.
+///
+/// Events can also be held unconverted (`hold`), so that a caller can read a common shape of
+/// entry straight from libyaml's buffers and, if the entry turns out to be anything else,
+/// release the events to be read again as `YAMLEvent`s, with every check and report exactly
+/// as if they had been read that way in the first place.
 final class YAMLEventReader {
     private let parser: UnsafeMutablePointer<yaml_parser_t>
     private var file: UnsafeMutablePointer<FILE>?
     private var bytes: UnsafeMutableBufferPointer<UInt8>?
     private let limits: Limits
     let path: String
-    private(set) var depth = 0
-    private var lookahead: YAMLEvent?
+    // Unchecked: the reader's methods run seven times per edge entry, and the run-time
+    // exclusivity check of a class property cost as much as the rest of `hold`. Only the
+    // reader's own methods touch these, one at a time, and none calls out while it does.
+    @exclusivity(unchecked) private(set) var depth = 0
+    /// Events read but not yet consumed (peeked or released), the next one last.
+    @exclusivity(unchecked) private var pending: [YAMLEvent] = []
+    /// Events held unconverted, in reading order.
+    private let held: UnsafeMutablePointer<yaml_event_t>
+    @exclusivity(unchecked) private(set) var heldCount = 0
+    /// The most events `hold` keeps at once: an edge entry of three keys and its end.
+    static let heldCapacity = 8
     var log: DiagnosticLog
 
     /// Reads from a file, which must be a regular file no larger than `limits.maxFileSize`;
@@ -53,6 +80,7 @@ final class YAMLEventReader {
         self.limits = limits
         self.log = log
         parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+        held = UnsafeMutablePointer<yaml_event_t>.allocate(capacity: Self.heldCapacity)
         yaml_parser_initialize(parser)
         file = handle
         yaml_parser_set_input_file(parser, handle)
@@ -64,6 +92,7 @@ final class YAMLEventReader {
         self.limits = limits
         self.log = log
         parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+        held = UnsafeMutablePointer<yaml_event_t>.allocate(capacity: Self.heldCapacity)
         yaml_parser_initialize(parser)
         let utf8 = Array(text.utf8)
         let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, utf8.count))
@@ -73,6 +102,8 @@ final class YAMLEventReader {
     }
 
     deinit {
+        for index in 0..<heldCount { yaml_event_delete(held + index) }
+        held.deallocate()
         yaml_parser_delete(parser)
         parser.deallocate()
         if let file { fclose(file) }
@@ -84,27 +115,109 @@ final class YAMLEventReader {
     }
 
     func peek() throws(ParseAborted) -> YAMLEvent {
-        if let lookahead { return lookahead }
+        if let event = pending.last { return event }
         let event = try read()
-        lookahead = event
+        pending.append(event)
         return event
     }
 
     func next() throws(ParseAborted) -> YAMLEvent {
-        if let event = lookahead {
-            lookahead = nil
-            return event
-        }
+        try peekedOrRead()
+    }
+
+    /// The next event if it starts a mapping, consumed; otherwise nil, with the event left to
+    /// `peek` and `next`. What `peek` then `next` would do, without storing the event between.
+    func nextMappingStart() throws(ParseAborted) -> YAMLEvent? {
+        let event = try peekedOrRead()
+        if event.kind == .mappingStart { return event }
+        pending.append(event)
+        return nil
+    }
+
+    private func peekedOrRead() throws(ParseAborted) -> YAMLEvent {
+        if let event = pending.popLast() { return event }
         return try read()
     }
 
     private func read() throws(ParseAborted) -> YAMLEvent {
         var event = yaml_event_t()
-        guard yaml_parser_parse(parser, &event) == 1 else {
+        try parse(into: &event)
+        return try convert(&event)
+    }
+
+    /// The next event from libyaml; a syntax error is reported and ends reading.
+    private func parse(into event: UnsafeMutablePointer<yaml_event_t>) throws(ParseAborted) {
+        guard yaml_parser_parse(parser, event) == 1 else {
             reportSyntaxError()
             throw ParseAborted()
         }
-        defer { yaml_event_delete(&event) }
+    }
+
+    // MARK: Held events
+
+    /// Reads the next event and holds it unconverted. Only with nothing pending (peeked or
+    /// released) and fewer than `heldCapacity` events held; the caller ends a run of holds with
+    /// `dropHeld` (the events are consumed) or `releaseHeld` (they will be read again).
+    func hold() throws(ParseAborted) -> HeldEvent {
+        precondition(pending.isEmpty && heldCount < Self.heldCapacity, "hold: events pending or too many held")
+        let event = held + heldCount
+        try parse(into: event)
+        heldCount += 1
+        let start = position(event.pointee.start_mark)
+        switch event.pointee.type {
+        case YAML_SCALAR_EVENT:
+            let scalar = event.pointee.data.scalar
+            let plain = scalar.style == YAML_PLAIN_SCALAR_STYLE || scalar.style == YAML_ANY_SCALAR_STYLE
+            let bare = scalar.tag == nil && scalar.anchor == nil && scalar.length <= limits.maxScalarLength
+            return HeldEvent(kind: .scalar, start: start, bytes: UnsafeBufferPointer(start: scalar.value, count: scalar.length),
+                             isPlain: plain, isBare: bare)
+        case YAML_MAPPING_END_EVENT:
+            return HeldEvent(kind: .mappingEnd, start: start, bytes: UnsafeBufferPointer(start: nil, count: 0), isPlain: false, isBare: true)
+        default:
+            // Whatever it is, the caller releases it for the conversion to handle.
+            return HeldEvent(kind: nil, start: start, bytes: UnsafeBufferPointer(start: nil, count: 0), isPlain: false, isBare: false)
+        }
+    }
+
+    /// Consumes the held events, which must be bare scalars and mapping ends: nothing in them
+    /// needs reporting, and an end closes its depth.
+    func dropHeld() {
+        for index in 0..<heldCount {
+            let event = held + index
+            switch event.pointee.type {
+            case YAML_MAPPING_END_EVENT: depth -= 1
+            case YAML_SCALAR_EVENT: break
+            default: assertionFailure("dropHeld: a held event that needs converting")
+            }
+            yaml_event_delete(event)
+        }
+        heldCount = 0
+    }
+
+    /// Puts `first` and then the held events, converted in reading order (reporting what their
+    /// conversion reports), back to be read again by `next`.
+    func releaseHeld(after first: YAMLEvent) throws(ParseAborted) {
+        var events = [first]
+        var index = 0
+        // If a conversion ends reading, the events not yet converted are still deleted.
+        defer {
+            for rest in index..<heldCount { yaml_event_delete(held + rest) }
+            heldCount = 0
+        }
+        while index < heldCount {
+            let event = held + index
+            index += 1
+            events.append(try convert(event))
+        }
+        pending = events.reversed()
+    }
+
+    // MARK: Conversion
+
+    /// Converts a libyaml event, with every check of bpc's YAML subset, and deletes it.
+    private func convert(_ raw: UnsafeMutablePointer<yaml_event_t>) throws(ParseAborted) -> YAMLEvent {
+        defer { yaml_event_delete(raw) }
+        let event = raw.pointee
         let start = position(event.start_mark)
         let end = position(event.end_mark)
         switch event.type {

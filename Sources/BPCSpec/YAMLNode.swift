@@ -1,7 +1,7 @@
 /// A small YAML value with positions: what the decoder inspects for one spec entry at a time.
 ///
-/// Only entries (one unit, one edge, the `train` mapping, ...) become trees; the long lists of a
-/// spec stream through the event reader one entry at a time.
+/// Only entries (one unit, an edge of an uncommon shape, the `train` mapping, ...) become trees;
+/// the long lists of a spec stream through the event reader one entry at a time.
 struct YAMLNode {
     enum Content {
         case scalar(String, isQuoted: Bool, tag: String?)
@@ -60,52 +60,139 @@ public enum ScalarValue: Equatable, Sendable {
     case string(String)
 
     public init(plain text: String) {
-        switch text {
-        case "", "~", "null", "Null", "NULL": self = .null
-        case "true", "True", "TRUE": self = .bool(true)
-        case "false", "False", "FALSE": self = .bool(false)
-        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": self = .number(.infinity)
-        case "-.inf", "-.Inf", "-.INF": self = .number(-.infinity)
-        case ".nan", ".NaN", ".NAN": self = .number(.nan)
-        default:
-            if let value = ScalarValue.coreNumber(text) {
-                self = .number(value)
-            } else {
-                self = .string(text)
+        var bytes = text
+        self = bytes.withUTF8 { utf8 in
+            switch PlainScalar(utf8) {
+            case .null: .null
+            case .bool(let value): .bool(value)
+            case .number(let value): .number(value)
+            case .string: .string(text)
             }
         }
     }
+}
+
+/// What a plain scalar's UTF-8 bytes are under the core schema; `ScalarValue` with the string
+/// left as bytes, so the parser can classify libyaml's buffer without making a `String`.
+enum PlainScalar {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string
+
+    init(_ utf8: UnsafeBufferPointer<UInt8>) {
+        if let keyword = Self.keyword(utf8) {
+            self = keyword
+        } else if let value = Self.coreNumber(utf8) {
+            self = .number(value)
+        } else {
+            self = .string
+        }
+    }
+
+    private static let keywords: [(text: [UInt8], value: PlainScalar)] = {
+        var table: [(text: [UInt8], value: PlainScalar)] = []
+        func add(_ value: PlainScalar, _ words: [String]) {
+            for word in words { table.append((Array(word.utf8), value)) }
+        }
+        add(.null, ["", "~", "null", "Null", "NULL"])
+        add(.bool(true), ["true", "True", "TRUE"])
+        add(.bool(false), ["false", "False", "FALSE"])
+        add(.number(.infinity), [".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"])
+        add(.number(-.infinity), ["-.inf", "-.Inf", "-.INF"])
+        add(.number(.nan), [".nan", ".NaN", ".NAN"])
+        return table
+    }()
+
+    /// The core schema's words for null, booleans, infinities and NaN.
+    private static func keyword(_ utf8: UnsafeBufferPointer<UInt8>) -> PlainScalar? {
+        // Most scalars are names and numbers: a first byte no keyword has, or a digit after a
+        // sign, rules the table out.
+        guard let first = utf8.first else { return .null }
+        switch first {
+        case UInt8(ascii: "~"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"), UInt8(ascii: "T"),
+             UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "."):
+            break
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            guard utf8.count > 1, utf8[1] == UInt8(ascii: ".") else { return nil }
+        default:
+            return nil
+        }
+        guard utf8.count <= 5 else { return nil }
+        return keywords.first { $0.text.elementsEqual(utf8) }?.value
+    }
 
     /// Decimal integers and floats as the core schema writes them, plus 0x and 0o integers.
-    private static func coreNumber(_ text: String) -> Double? {
-        let utf8 = Array(text.utf8)
+    ///
+    /// Correctly rounded, like `Double(String)`: a decimal of at most 15 significant digits
+    /// and a power of ten up to 22 is exact in binary64 on both sides of one division or
+    /// multiplication (Clinger's fast path), which covers the numbers specs write; anything
+    /// longer goes to `Double(String)`.
+    private static func coreNumber(_ utf8: UnsafeBufferPointer<UInt8>) -> Double? {
         guard !utf8.isEmpty, utf8.count < 400 else { return nil }
         if utf8.count > 2, utf8[0] == UInt8(ascii: "0"), utf8[1] == UInt8(ascii: "x") || utf8[1] == UInt8(ascii: "o") {
             let radix = utf8[1] == UInt8(ascii: "x") ? 16 : 8
             // A closure, not `.map(Double.init)`: that reference resolves to `Double(bitPattern:)`.
-            return UInt64(text.dropFirst(2), radix: radix).map { Double($0) }
+            return UInt64(String(decoding: UnsafeBufferPointer(rebasing: utf8[2...]), as: UTF8.self), radix: radix).map { Double($0) }
         }
         var index = 0
-        func digits() -> Int {
+        var mantissa: UInt64 = 0
+        var significant = 0
+        var scale = 0
+        /// Reads digits into the mantissa (while it stays exact); returns how many there were.
+        func digits(fraction: Bool) -> Int {
             let begin = index
-            while index < utf8.count, utf8[index] >= UInt8(ascii: "0"), utf8[index] <= UInt8(ascii: "9") { index += 1 }
+            while index < utf8.count, utf8[index] >= UInt8(ascii: "0"), utf8[index] <= UInt8(ascii: "9") {
+                if mantissa != 0 || utf8[index] != UInt8(ascii: "0") { significant += 1 }
+                if significant <= 15 {
+                    mantissa = mantissa * 10 + UInt64(utf8[index] - UInt8(ascii: "0"))
+                    if fraction { scale -= 1 }
+                }
+                index += 1
+            }
             return index - begin
         }
-        if utf8[index] == UInt8(ascii: "-") || utf8[index] == UInt8(ascii: "+") { index += 1 }
-        let integerDigits = digits()
+        let negative = utf8[0] == UInt8(ascii: "-")
+        if utf8[0] == UInt8(ascii: "-") || utf8[0] == UInt8(ascii: "+") { index += 1 }
+        let integerDigits = digits(fraction: false)
         var fractionDigits = 0
         if index < utf8.count, utf8[index] == UInt8(ascii: ".") {
             index += 1
-            fractionDigits = digits()
+            fractionDigits = digits(fraction: true)
         }
         guard integerDigits + fractionDigits > 0 else { return nil }
+        var exponent = 0
+        var exponentDigits = 0
         if index < utf8.count, utf8[index] == UInt8(ascii: "e") || utf8[index] == UInt8(ascii: "E") {
             index += 1
-            if index < utf8.count, utf8[index] == UInt8(ascii: "-") || utf8[index] == UInt8(ascii: "+") { index += 1 }
-            guard digits() > 0 else { return nil }
+            var sign = 1
+            if index < utf8.count, utf8[index] == UInt8(ascii: "-") || utf8[index] == UInt8(ascii: "+") {
+                if utf8[index] == UInt8(ascii: "-") { sign = -1 }
+                index += 1
+            }
+            let begin = index
+            while index < utf8.count, utf8[index] >= UInt8(ascii: "0"), utf8[index] <= UInt8(ascii: "9") {
+                if exponentDigits < 6 { exponent = exponent * 10 + Int(utf8[index] - UInt8(ascii: "0")) }
+                exponentDigits += 1
+                index += 1
+            }
+            guard index > begin else { return nil }
+            exponent *= sign
         }
         guard index == utf8.count else { return nil }
-        return Double(text)
+        let power = scale + exponent
+        // With at most 15 significant digits every digit is in `mantissa` (longer ones dropped
+        // theirs above and take the general path).
+        if significant <= 15, exponentDigits < 6, abs(power) <= 22 {
+            let value = power < 0 ? Double(mantissa) / exactPowersOfTen[-power] : Double(mantissa) * exactPowersOfTen[power]
+            return negative ? -value : value
+        }
+        return Double(String(decoding: utf8, as: UTF8.self))
+    }
+
+    /// 10^0 ... 10^22, each exact in binary64.
+    private static let exactPowersOfTen: [Double] = (0...22).map { exponent in
+        (0..<exponent).reduce(1.0) { power, _ in power * 10 }
     }
 }
 
