@@ -125,17 +125,19 @@ public enum Pipeline {
     /// The spec's training, validation and test samples, shaped for the plan (raw inputs, as
     /// written), and the plan with what it keeps from them: the column mapping, the classes
     /// of a label column, the input normalisation's statistics. `scope: .network` reads only
-    /// what the plan needs (for commands that use the network alone).
+    /// what the plan needs (for commands that use the network alone). Large CSV files are
+    /// read with every processor.
     public static func loadData(
         of spec: ModelSpec, plan: Plan, scope: DataLoader.Scope = .all, log: inout DiagnosticLog
     ) -> SpecData {
-        DataLoader.load(spec, plan: plan, scope: scope, log: &log)
+        DataLoader.load(spec, plan: plan, scope: scope, threads: availableProcessors(), log: &log)
     }
 
     /// Samples from a CSV file given on its own, read with the plan's columns and label column
-    /// (header naming input and output units when the plan has neither).
+    /// (header naming input and output units when the plan has neither); a large file is read
+    /// with every processor.
     public static func loadData(csvFile path: String, plan: Plan, targets: Bool = true, log: inout DiagnosticLog) -> Dataset? {
-        DataLoader.load(csvFile: path, plan: plan, targets: targets, log: &log)
+        DataLoader.load(csvFile: path, plan: plan, targets: targets, threads: availableProcessors(), log: &log)
     }
 
     /// The `train` section as the runtimes take it; the shuffle is seeded by `init`'s seed.

@@ -1,5 +1,13 @@
 import BPCPlan
 import BPCSpec
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// How a CSV file's columns feed the network: which header names feed which units, whether
 /// columns that feed nothing are ignored, and the label column.
@@ -38,10 +46,18 @@ struct LabelColumn {
 ///
 /// Every problem is reported with the file's line and column (of the field, or column 1 for
 /// a record as a whole), and reading goes on to report the others.
+///
+/// A large file without quotes is read by `threads` threads, each taking a stretch of lines
+/// (a line break there always ends a record); the samples and problems are the same, bit for
+/// bit and in order, as one thread's.
 struct CSVReader {
     let path: String
     let plan: Plan
     let layout: CSVLayout
+    /// Threads to read the records with (a file smaller than two stretches gets one).
+    var threads = 1
+    /// The least each thread takes: below this, starting threads costs more than it saves.
+    var minimumStretchBytes = 1 << 20
 
     /// The samples, and with a label column being collected, the classes found (sorted). When
     /// those are not one per output, the data set is empty and the caller reports it (at the
@@ -59,18 +75,30 @@ struct CSVReader {
         case ignored
     }
 
-    func read(_ file: [UInt8], log: inout DiagnosticLog) -> Contents? {
-        file.withUnsafeBufferPointer { bytes in read(bytes, log: &log) }
+    /// The file's samples, or nil with every problem in `log`.
+    func read(_ file: FileBytes, log: inout DiagnosticLog) -> Contents? {
+        // The bytes are the file's only while it lives.
+        withExtendedLifetime(file) {
+            let errorsBefore = log.errorCount
+            guard let (header, body) = readHeader(file.bytes, log: &log) else { return nil }
+            let roles = resolve(header, log: &log)
+            guard log.errorCount == errorsBefore else { return nil }
+            return readRecords(file, body, columns: Columns(roles: roles, header: header.map(\.name), plan: plan, layout: layout), log: &log)
+        }
     }
 
-    private func read(_ bytes: UnsafeBufferPointer<UInt8>, log: inout DiagnosticLog) -> Contents? {
+    // MARK: The header
+
+    /// The header's names and where they are, and the stretch of records after it.
+    private func readHeader(
+        _ bytes: UnsafeBufferPointer<UInt8>, log: inout DiagnosticLog
+    ) -> (header: [(name: String, position: SourcePosition)], body: Stretch)? {
         var scanner = CSVScanner(bytes: bytes)
         scanner.skipByteOrderMark()
         guard !scanner.atBlankLine() else {
             log.error("the CSV file is empty; its first line must name the columns", in: path, at: .startOfFile)
             return nil
         }
-        let errorsBefore = log.errorCount
         var header: [(name: String, position: SourcePosition)] = []
         while true {
             do {
@@ -82,12 +110,8 @@ struct CSVReader {
                 return nil
             }
         }
-        let roles = resolve(header, log: &log)
-        guard log.errorCount == errorsBefore else { return nil }
-        return readRecords(&scanner, roles: roles, header: header.map(\.name), log: &log)
+        return (header, Stretch(start: scanner.index, end: bytes.count, line: scanner.line))
     }
-
-    // MARK: The header
 
     /// Matches header names to units: the label column, then `mapping`, then names that are
     /// unit names; every input (and without a label every output) must be fed exactly once.
@@ -162,103 +186,240 @@ struct CSVReader {
 
     // MARK: Records
 
-    private func readRecords(_ scanner: inout CSVScanner, roles: [Role], header: [String], log: inout DiagnosticLog) -> Contents? {
-        let errorsBefore = log.errorCount
-        let inputWidth = plan.inputUnits.count
-        let targetWidth = layout.readsTargets ? plan.outputUnits.count : 0
-        let labelled = layout.readsTargets && layout.label != nil
-        var inputs: [Double] = []
-        var targets: [Double] = []
-        var labels: [Int32] = []
-        let expected = scanner.remainingLineCount()
-        inputs.reserveCapacity(expected * inputWidth)
-        if labelled { labels.reserveCapacity(expected) } else { targets.reserveCapacity(expected * targetWidth) }
-        var classes = ClassTable(fixed: layout.label?.classes)
+    /// Lines of the file from the start of one line to the start of another (or the end).
+    struct Stretch: Sendable {
+        var start: Int
+        var end: Int
+        /// The line `start` is on.
+        var line: Int
+    }
 
-        var input = [Double](repeating: 0, count: inputWidth)
-        var target = [Double](repeating: 0, count: targetWidth)
+    /// What the records loop needs of the header.
+    struct Columns: Sendable {
+        var header: [String]
+        var count: Int
+        /// Per column, where its number goes in a record's row (inputs, then targets); nil
+        /// for the label column and ignored ones.
+        var slots: [Int?]
+        var labelColumn: Int?
+        var inputWidth: Int
+        var targetWidth: Int
+        /// Targets come from a label column, as class indices.
+        var labelled: Bool
+        var readsTargets: Bool
+
+        init(roles: [Role], header: [String], plan: Plan, layout: CSVLayout) {
+            self.header = header
+            count = roles.count
+            inputWidth = plan.inputUnits.count
+            targetWidth = layout.readsTargets ? plan.outputUnits.count : 0
+            slots = roles.map { [inputWidth] role in
+                switch role {
+                case .input(let slot): slot
+                case .target(let slot): inputWidth + slot
+                case .label, .ignored: nil
+                }
+            }
+            labelColumn = roles.firstIndex(of: .label)
+            labelled = layout.readsTargets && layout.label != nil
+            readsTargets = layout.readsTargets
+        }
+    }
+
+    /// The samples read, in the file's order; with a label column, each sample's class as an
+    /// index into `classes` (one-hot targets are made once the classes are known).
+    struct Samples {
+        var inputs: [Double]
+        var targets: [Double]
+        var labels: [Int32]
+        var count: Int
+        var classes: ClassTable
+    }
+
+    private func readRecords(_ file: FileBytes, _ body: Stretch, columns: Columns, log: inout DiagnosticLog) -> Contents? {
+        let errorsBefore = log.errorCount
+        var samples: Samples
+        if let stretches = parallelStretches(file, body) {
+            samples = readInParallel(file, stretches, columns: columns, log: &log)
+        } else {
+            var rows = GrowingRows(columns, capacity: estimatedRecords(file.bytes, body))
+            var classes = ClassTable(fixed: layout.label?.classes)
+            read(file.bytes, body, into: &rows, classes: &classes, columns: columns, log: &log)
+            samples = Samples(inputs: rows.inputs, targets: rows.targets, labels: rows.labels, count: rows.count, classes: classes)
+        }
+        if samples.count == 0 && log.errorCount == errorsBefore {
+            log.error("the CSV file has a header but no samples", in: path, at: SourcePosition(line: 2, column: 1))
+        }
+        guard log.errorCount == errorsBefore else { return nil }
+
+        let (inputWidth, targetWidth) = (columns.inputWidth, columns.targetWidth)
+        var collected: [String]?
+        if columns.labelled {
+            let (names, order) = samples.classes.ordered()
+            if layout.label?.classes == nil { collected = names }
+            guard names.count == targetWidth else {
+                return Contents(data: Dataset(inputWidth: inputWidth, targetWidth: targetWidth), classes: collected)
+            }
+            samples.targets = [Double](repeating: 0, count: samples.count * targetWidth)
+            for (sample, index) in samples.labels.enumerated() { samples.targets[sample * targetWidth + Int(order[Int(index)])] = 1 }
+        }
+        return Contents(data: Dataset(inputWidth: inputWidth, targetWidth: targetWidth, inputs: samples.inputs, targets: samples.targets),
+                        classes: collected)
+    }
+
+    /// A little more than the records of a body read by one thread, judged by the lines of its
+    /// first 64 KiB: the sample arrays are reserved once (growing an array copies it) without
+    /// another pass over the file to count its lines.
+    private func estimatedRecords(_ bytes: UnsafeBufferPointer<UInt8>, _ body: Stretch) -> Int {
+        let sample = UnsafeBufferPointer(rebasing: bytes[body.start..<min(body.end, body.start + 1 << 16)])
+        var lineBreaks = 0
+        for byte in sample where byte == UInt8(ascii: "\n") { lineBreaks += 1 }
+        let lines = (body.end - body.start) / max(1, sample.count / max(1, lineBreaks))
+        return lines + lines / 16 + 16
+    }
+
+    /// The body cut at line breaks into one stretch per thread, each with its first line and
+    /// its count of lines (which bounds its records), or nil to read it on this thread: for a
+    /// small body, or one with a quote anywhere (a quoted field may hold a line break, and only
+    /// reading from the start tells which line breaks end records).
+    ///
+    /// The threads count the lines of their stretches first, in one fast pass that also looks
+    /// for quotes, so that each stretch is then read knowing its line numbers and where its
+    /// samples go.
+    private func parallelStretches(_ file: FileBytes, _ body: Stretch) -> [(stretch: Stretch, lines: Int)]? {
+        let size = body.end - body.start
+        let count = min(threads, size / max(1, minimumStretchBytes))
+        guard count > 1, let base = file.bytes.baseAddress else { return nil }
+        // Each stretch ends at the line break after an even share of the body.
+        var ends: [Int] = []
+        for part in 1..<count {
+            let cut = max(ends.last ?? body.start, body.start + size / count * part)
+            guard let newline = memchr(base + cut, Int32(UInt8(ascii: "\n")), body.end - cut) else { break }
+            let end = base.distance(to: newline.assumingMemoryBound(to: UInt8.self)) + 1
+            if end >= body.end { break }
+            ends.append(end)
+        }
+        guard !ends.isEmpty else { return nil }
+        let stretches = zip([body.start] + ends, ends + [body.end]).map { Stretch(start: $0, end: $1, line: body.line) }
+
+        let scans = concurrentMap(stretches.count) { part in LineScan(file.bytes, stretches[part]) }
+        var numbered: [(stretch: Stretch, lines: Int)] = []
+        var line = body.line
+        for (stretch, scan) in zip(stretches, scans) {
+            guard !scan.hasQuote else { return nil }
+            // Every stretch but the last ends with a line break; the last line may lack one.
+            let unended = file.bytes[stretch.end - 1] == UInt8(ascii: "\n") ? 0 : 1
+            numbered.append((Stretch(start: stretch.start, end: stretch.end, line: line), scan.lineBreaks + unended))
+            line += scan.lineBreaks
+        }
+        return numbered
+    }
+
+    /// Reads the stretches at once, one thread each, straight into their places in the sample
+    /// arrays: a stretch's rows start after as many rows as the stretches before it have
+    /// lines (a record takes at least one), and the rows blank lines leave empty are closed up
+    /// after. Problems are reported in the file's order.
+    private func readInParallel(
+        _ file: FileBytes, _ stretches: [(stretch: Stretch, lines: Int)], columns: Columns, log: inout DiagnosticLog
+    ) -> Samples {
+        let limit = log.limit
+        // Where each stretch's rows start (and after the last entry, all the lines).
+        let firstRows = stretches.reduce(into: [0]) { firstRows, stretch in firstRows.append(firstRows[firstRows.count - 1] + stretch.lines) }
+        var classes = ClassTable(fixed: layout.label?.classes)
+        let (inputs, targets, labels, count) = SampleStorage.arrays(rows: firstRows[stretches.count], columns) { storage in
+            let parts = concurrentMap(stretches.count) { part in
+                var rows = StoredRows(storage: storage, first: firstRows[part], capacity: stretches[part].lines)
+                var partClasses = ClassTable(fixed: layout.label?.classes)
+                var partLog = DiagnosticLog(limit: limit)
+                read(file.bytes, stretches[part].stretch, into: &rows, classes: &partClasses, columns: columns, log: &partLog)
+                return (count: rows.count, classes: partClasses, log: partLog)
+            }
+            var count = 0
+            for (part, result) in parts.enumerated() {
+                log.append(contentsOf: result.log)
+                storage.close(result.count, rowsFrom: firstRows[part], to: count, classIndex: classes.merge(result.classes))
+                count += result.count
+            }
+            return count
+        }
+        return Samples(inputs: inputs, targets: targets, labels: labels, count: count, classes: classes)
+    }
+
+    /// Reads a stretch's records into `rows`, reporting every problem to `log`.
+    private func read<Rows: SampleRows>(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ stretch: Stretch, into rows: inout Rows, classes: inout ClassTable,
+        columns: Columns, log: inout DiagnosticLog
+    ) {
+        var scanner = CSVScanner(bytes: bytes, from: stretch.start, to: stretch.end, line: stretch.line)
+        let inputWidth = columns.inputWidth
+        // One record's numbers, its inputs and then its targets, where the fields are read
+        // into: a buffer of its own, not an array checked for sharing at every field.
+        let row = UnsafeMutableBufferPointer<Double>.allocate(capacity: inputWidth + columns.targetWidth)
+        row.initialize(repeating: 0)
+        defer { row.deallocate() }
+        // The targets as the loss checks them.
+        var target = [Double](repeating: 0, count: columns.targetWidth)
         var label: Int32 = 0
         // Where each target of the record was, for a target that does not fit the loss.
-        var targetFields = [CSVScanner.Field](repeating: CSVScanner.Field(), count: targetWidth)
+        var targetFields = [CSVScanner.Field](repeating: CSVScanner.Field(), count: columns.targetWidth)
         // Problems of one record, reported only if its field count is right (else that alone).
         var problems: [(message: String, position: SourcePosition)] = []
-        var samples = 0
 
         while scanner.skipBlankLines() {
             let recordStart = scanner.position(ofOffset: scanner.index)
             var column = 0
-            var syntaxFailed = false
-            problems.removeAll(keepingCapacity: true)
-            repeat {
-                let field: CSVScanner.Field
-                do {
-                    field = try scanner.field()
-                } catch {
-                    log.error(error.message, in: path, at: error.position)
-                    scanner.skipLine()
-                    syntaxFailed = true
-                    break
-                }
-                if column < roles.count {
-                    switch roles[column] {
-                    case .input(let slot):
-                        if let value = number(field, scanner, column, header, &problems) { input[slot] = value }
-                    case .target(let slot):
-                        if let value = number(field, scanner, column, header, &problems) { target[slot] = value }
-                        targetFields[slot] = field
-                    case .label:
-                        if let index = classOf(field, scanner, &classes, &problems) { label = index }
-                    case .ignored:
-                        break
+            if !problems.isEmpty { problems.removeAll(keepingCapacity: true) }
+            do throws(CSVSyntaxError) {
+                while true {
+                    let field: CSVScanner.Field
+                    if let slot = column < columns.count ? columns.slots[column] : nil {
+                        if let decimal = scanner.decimalField() {
+                            field = decimal.field
+                            row[slot] = decimal.value
+                        } else {
+                            field = try scanner.field()
+                            if let value = number(field, scanner, column, columns.header, &problems) { row[slot] = value }
+                        }
+                        if slot >= inputWidth { targetFields[slot - inputWidth] = field }
+                    } else {
+                        field = try scanner.field()
+                        if column == columns.labelColumn, let index = classOf(field, scanner, &classes, &problems) { label = index }
                     }
+                    column += 1
+                    if field.terminator != .comma { break }
                 }
-                column += 1
-                if field.terminator != .comma { break }
-            } while true
-            if syntaxFailed { continue }
-            guard column == roles.count else {
-                log.error("row has \(counted(column, "field")) but the header has \(roles.count)", in: path, at: recordStart)
+            } catch {
+                log.error(error.message, in: path, at: error.position)
+                scanner.skipLine()
                 continue
             }
-            if !labelled, layout.readsTargets, problems.isEmpty, let problem = plan.loss.targetProblem(target[...]) {
-                let position = problem.output.map { scanner.position(of: targetFields[$0]) } ?? recordStart
-                problems.append((problem.message, position))
+            guard column == columns.count else {
+                log.error("row has \(counted(column, "field")) but the header has \(columns.count)", in: path, at: recordStart)
+                continue
+            }
+            if !columns.labelled, columns.readsTargets, problems.isEmpty {
+                for slot in target.indices { target[slot] = row[inputWidth + slot] }
+                if let problem = plan.loss.targetProblem(target[...]) {
+                    let position = problem.output.map { scanner.position(of: targetFields[$0]) } ?? recordStart
+                    problems.append((problem.message, position))
+                }
             }
             guard problems.isEmpty else {
                 for problem in problems { log.error(problem.message, in: path, at: problem.position) }
                 continue
             }
-            inputs.append(contentsOf: input)
-            if labelled { labels.append(label) } else { targets.append(contentsOf: target) }
-            samples += 1
+            rows.append(row, label: label)
         }
-        if samples == 0 && log.errorCount == errorsBefore {
-            log.error("the CSV file has a header but no samples", in: path, at: SourcePosition(line: 2, column: 1))
-        }
-        guard log.errorCount == errorsBefore else { return nil }
-
-        var collected: [String]?
-        if labelled {
-            let (names, order) = classes.ordered()
-            if layout.label?.classes == nil { collected = names }
-            guard names.count == targetWidth else {
-                return Contents(data: Dataset(inputWidth: inputWidth, targetWidth: targetWidth), classes: collected)
-            }
-            targets = [Double](repeating: 0, count: samples * targetWidth)
-            for (sample, index) in labels.enumerated() { targets[sample * targetWidth + Int(order[Int(index)])] = 1 }
-        }
-        return Contents(data: Dataset(inputWidth: inputWidth, targetWidth: targetWidth, inputs: inputs, targets: targets), classes: collected)
     }
 
     /// A field's number, or nil with the problem noted: empty, missing (`NA`), not finite,
     /// or not a number. Decimal text takes the fast path; anything else is read as the spec
     /// format reads numbers (so `0x1F` works as in a spec).
-    @inline(__always)
     private func number(
         _ field: CSVScanner.Field, _ scanner: CSVScanner, _ column: Int, _ header: [String],
         _ problems: inout [(message: String, position: SourcePosition)]
     ) -> Double? {
-        if !field.escaped, let value = DecimalNumber.parse(scanner.bytes, from: field.start, to: field.end), value.isFinite {
+        if !field.escaped, let value = scanner.numbers.parse(scanner.bytes, from: field.start, to: field.end), value.isFinite {
             return value
         }
         let text = scanner.text(of: field)
@@ -280,7 +441,6 @@ struct CSVReader {
 
     /// The class index of a label field (in the order classes were first met), or nil with the
     /// problem noted: an empty label, or a class the training data does not have.
-    @inline(__always)
     private func classOf(
         _ field: CSVScanner.Field, _ scanner: CSVScanner, _ classes: inout ClassTable,
         _ problems: inout [(message: String, position: SourcePosition)]
@@ -302,6 +462,172 @@ struct CSVReader {
                              scanner.position(of: field)))
         }
         return nil
+    }
+}
+
+/// `body` for every index in `0..<count` at once, on the threads Dispatch has for them, and
+/// the results in index order.
+private func concurrentMap<Result: Sendable>(_ count: Int, _ body: @Sendable (Int) -> Result) -> [Result] {
+    let boxes = (0..<count).map { _ in ResultBox<Result>() }
+    DispatchQueue.concurrentPerform(iterations: count) { index in boxes[index].value = body(index) }
+    return boxes.compactMap(\.value)
+}
+
+/// One index's result in `concurrentMap`: written by the one thread that runs the index, and
+/// read once `concurrentPerform` has returned, after every index has run, so never touched by
+/// two threads at once (`@unchecked`: Swift cannot see that).
+private final class ResultBox<Value>: @unchecked Sendable {
+    var value: Value?
+}
+
+/// Where the records loop puts the samples it accepts.
+protocol SampleRows {
+    var count: Int { get }
+    /// Adds a sample: `row` holds its inputs, then its targets; `label` is its class index
+    /// when the targets come from a label column.
+    mutating func append(_ row: UnsafeMutableBufferPointer<Double>, label: Int32)
+}
+
+/// Samples appended to arrays of their own, for a body read by one thread: its record count is
+/// not known, so the arrays are reserved for an estimate and grow past it if need be.
+struct GrowingRows: SampleRows {
+    var inputs: [Double] = []
+    var targets: [Double] = []
+    var labels: [Int32] = []
+    private(set) var count = 0
+    private let inputWidth: Int
+    private let labelled: Bool
+
+    init(_ columns: CSVReader.Columns, capacity: Int) {
+        inputWidth = columns.inputWidth
+        labelled = columns.labelled
+        inputs.reserveCapacity(capacity * columns.inputWidth)
+        if labelled { labels.reserveCapacity(capacity) } else { targets.reserveCapacity(capacity * columns.targetWidth) }
+    }
+
+    mutating func append(_ row: UnsafeMutableBufferPointer<Double>, label: Int32) {
+        inputs.append(contentsOf: UnsafeBufferPointer(rebasing: row[..<inputWidth]))
+        if labelled { labels.append(label) } else { targets.append(contentsOf: UnsafeBufferPointer(rebasing: row[inputWidth...])) }
+        count += 1
+    }
+}
+
+/// A stretch's samples written into their rows of `SampleStorage`, from `first` on.
+struct StoredRows: SampleRows {
+    let storage: SampleStorage
+    let first: Int
+    /// The stretch's lines: it has no more records.
+    let capacity: Int
+    private(set) var count = 0
+
+    init(storage: SampleStorage, first: Int, capacity: Int) {
+        self.storage = storage
+        self.first = first
+        self.capacity = capacity
+    }
+
+    mutating func append(_ row: UnsafeMutableBufferPointer<Double>, label: Int32) {
+        assert(count < capacity, "a stretch has more records than lines")
+        storage.write(row, label: label, at: first + count)
+        count += 1
+    }
+}
+
+/// The memory of the sample arrays while the threads reading a file fill it, each the rows of
+/// its own stretch. The rows of different threads do not overlap, and the arrays are read
+/// only once every thread is done, so no memory is shared while written (`@unchecked`: Swift
+/// cannot see that through pointers).
+struct SampleStorage: @unchecked Sendable {
+    let inputs: UnsafeMutableBufferPointer<Double>
+    let targets: UnsafeMutableBufferPointer<Double>
+    let labels: UnsafeMutableBufferPointer<Int32>
+    let inputWidth: Int
+    let targetWidth: Int
+    let labelled: Bool
+
+    /// The sample arrays for at most `rows` samples, filled in place by `fill`, which returns
+    /// how many it wrote (rows `0..<count`). The threads write straight into the arrays
+    /// `Dataset` keeps: gathering per-thread arrays afterwards would copy every sample again,
+    /// and fault in the pages of a second array of them.
+    static func arrays(
+        rows: Int, _ columns: CSVReader.Columns, fill: (SampleStorage) -> Int
+    ) -> (inputs: [Double], targets: [Double], labels: [Int32], count: Int) {
+        let labelled = columns.labelled
+        var count = 0
+        var targets: [Double] = []
+        var labels: [Int32] = []
+        let inputs = [Double](unsafeUninitializedCapacity: rows * columns.inputWidth) { inputBuffer, inputCount in
+            targets = [Double](unsafeUninitializedCapacity: labelled ? 0 : rows * columns.targetWidth) { targetBuffer, targetCount in
+                labels = [Int32](unsafeUninitializedCapacity: labelled ? rows : 0) { labelBuffer, labelCount in
+                    count = fill(SampleStorage(inputs: inputBuffer, targets: targetBuffer, labels: labelBuffer,
+                                               inputWidth: columns.inputWidth, targetWidth: columns.targetWidth, labelled: labelled))
+                    labelCount = labelled ? count : 0
+                }
+                targetCount = labelled ? 0 : count * columns.targetWidth
+            }
+            inputCount = count * columns.inputWidth
+        }
+        return (inputs, targets, labels, count)
+    }
+
+    /// Writes a sample (inputs then targets in `row`, or its label) as row `index`.
+    func write(_ row: UnsafeMutableBufferPointer<Double>, label: Int32, at index: Int) {
+        _ = UnsafeMutableBufferPointer(rebasing: inputs[index * inputWidth..<(index + 1) * inputWidth])
+            .update(fromContentsOf: UnsafeBufferPointer(rebasing: row[..<inputWidth]))
+        if labelled {
+            labels[index] = label
+        } else {
+            _ = UnsafeMutableBufferPointer(rebasing: targets[index * targetWidth..<(index + 1) * targetWidth])
+                .update(fromContentsOf: UnsafeBufferPointer(rebasing: row[inputWidth...]))
+        }
+    }
+
+    /// Moves `count` rows from row `first` to row `destination` (not after it), closing the
+    /// gap the stretches before left, and renumbers their labels by `classIndex` (a stretch's
+    /// class indices into the merged table's).
+    func close(_ count: Int, rowsFrom first: Int, to destination: Int, classIndex: [Int32]) {
+        Self.move(inputs, from: first * inputWidth, to: destination * inputWidth, count: count * inputWidth)
+        Self.move(targets, from: first * targetWidth, to: destination * targetWidth, count: labelled ? 0 : count * targetWidth)
+        Self.move(labels, from: first, to: destination, count: labelled ? count : 0)
+        if labelled {
+            for index in destination..<destination + count { labels[index] = classIndex[Int(labels[index])] }
+        }
+    }
+
+    private static func move<Element>(_ buffer: UnsafeMutableBufferPointer<Element>, from source: Int, to destination: Int, count: Int) {
+        guard count > 0, source != destination, let base = buffer.baseAddress else { return }
+        // Overlapping ranges: copyMemory moves as memmove does.
+        UnsafeMutableRawPointer(base + destination).copyMemory(from: base + source, byteCount: count * MemoryLayout<Element>.stride)
+    }
+}
+
+/// The line breaks of a stretch, and whether it has a quote, sixteen bytes at a time: the
+/// pass that lets the threads reading a file know their stretches' first lines.
+struct LineScan: Sendable {
+    var lineBreaks = 0
+    var hasQuote = false
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>, _ stretch: CSVReader.Stretch) {
+        let raw = UnsafeRawBufferPointer(bytes)
+        let newlines = SIMD16<UInt8>(repeating: UInt8(ascii: "\n")), quotes = SIMD16<UInt8>(repeating: UInt8(ascii: "\""))
+        let zeros = SIMD16<UInt8>(repeating: 0), ones = SIMD16<UInt8>(repeating: 1)
+        var index = stretch.start
+        // Per-lane counts in bytes, added up before they can wrap (255 blocks).
+        while stretch.end - index >= 16 && !hasQuote {
+            var counts = zeros, quoted = zeros
+            for _ in 0..<min(255, (stretch.end - index) / 16) {
+                let block = raw.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self)
+                counts &+= zeros.replacing(with: ones, where: block .== newlines)
+                quoted.replace(with: ones, where: block .== quotes)
+                index += 16
+            }
+            for lane in counts.indices { lineBreaks += Int(counts[lane]) }
+            hasQuote = quoted != zeros
+        }
+        for byte in UnsafeBufferPointer(rebasing: bytes[index..<stretch.end]) {
+            if byte == UInt8(ascii: "\n") { lineBreaks += 1 }
+            if byte == UInt8(ascii: "\"") { hasQuote = true }
+        }
     }
 }
 
@@ -328,6 +654,14 @@ struct ClassTable {
             slot = (slot + 1) & mask
         }
         return isFixed ? nil : insert(Array(value))
+    }
+
+    /// The index here of each of `other`'s values (by its index there), adding the ones not
+    /// here in `other`'s order: tables of consecutive stretches merged in order hold their
+    /// values in the order one table reading the whole file would. (Fixed classes are in
+    /// every stretch's table already.)
+    mutating func merge(_ other: ClassTable) -> [Int32] {
+        other.names.map { name in name.withUnsafeBufferPointer { index(of: $0) } ?? insert(name) }
     }
 
     private mutating func insert(_ value: [UInt8]) -> Int32 {
@@ -367,14 +701,18 @@ struct CSVSyntaxError: Error {
     var position: SourcePosition
 }
 
-/// The fields of a CSV file, one after another, over its bytes.
+/// The fields of a CSV file, one after another, over its bytes (or a stretch of them).
 struct CSVScanner {
     let bytes: UnsafeBufferPointer<UInt8>
+    /// Where reading stops: the end of the file or of a stretch.
+    private let end: Int
+    /// Reads the numbers (it holds their tables).
+    let numbers = DecimalNumber()
     /// The next byte to read.
-    private(set) var index = 0
-    /// The line `index` is on (from 1), and where that line starts.
-    private var line = 1
-    private var lineStart = 0
+    private(set) var index: Int
+    /// The line `index` is on, and where that line starts.
+    private(set) var line: Int
+    private var lineStart: Int
 
     enum Terminator { case comma, lineEnd, fileEnd }
 
@@ -392,7 +730,14 @@ struct CSVScanner {
         var first = 0
     }
 
-    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    /// A scanner from `start`, the start of `line`, up to `end` (by default the whole file).
+    init(bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0, to end: Int? = nil, line: Int = 1) {
+        self.bytes = bytes
+        self.end = end ?? bytes.count
+        index = start
+        self.line = line
+        lineStart = start
+    }
 
     private static let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\""), newline = UInt8(ascii: "\n")
 
@@ -403,7 +748,7 @@ struct CSVScanner {
     }
 
     mutating func skipByteOrderMark() {
-        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+        if end >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
             index = 3
             lineStart = 3
         }
@@ -412,20 +757,20 @@ struct CSVScanner {
     /// True when nothing but spaces lies between `index` and the end of its line.
     func atBlankLine() -> Bool {
         var at = index
-        while at < bytes.count, Self.isSpace(bytes[at]) { at += 1 }
-        return at == bytes.count || bytes[at] == Self.newline
+        while at < end, Self.isSpace(bytes[at]) { at += 1 }
+        return at == end || bytes[at] == Self.newline
     }
 
     /// Moves past blank lines; false at the end of the file.
     mutating func skipBlankLines() -> Bool {
-        while index < bytes.count && atBlankLine() { skipLine() }
-        return index < bytes.count
+        while index < end && atBlankLine() { skipLine() }
+        return index < end
     }
 
     /// Moves to the start of the next line (used to recover after a syntax error).
     mutating func skipLine() {
-        while index < bytes.count && bytes[index] != Self.newline { index += 1 }
-        if index < bytes.count { startLine(after: index) }
+        while index < end && bytes[index] != Self.newline { index += 1 }
+        if index < end { startLine(after: index) }
     }
 
     @inline(__always)
@@ -435,31 +780,44 @@ struct CSVScanner {
         lineStart = index
     }
 
-    /// Lines left, a bound on the records, to reserve the arrays once.
-    func remainingLineCount() -> Int {
-        var count = 1
-        var at = index
-        while at < bytes.count {
-            if bytes[at] == Self.newline { count += 1 }
-            at += 1
-        }
-        return count
-    }
-
     /// Reads one field and the comma or line end after it.
     @inline(__always)
     mutating func field() throws(CSVSyntaxError) -> Field {
-        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 { index += 1 }
+        while index < end, bytes[index] == 0x20 || bytes[index] == 0x09 { index += 1 }
         var field = Field(start: index, end: index, line: line, lineStart: lineStart, first: index)
-        if index < bytes.count && bytes[index] == Self.quote {
+        if index < end && bytes[index] == Self.quote {
             try quoted(&field)
         } else {
-            while index < bytes.count, case let byte = bytes[index], byte != Self.comma, byte != Self.newline { index += 1 }
-            var end = index
-            while end > field.start, Self.isSpace(bytes[end - 1]) { end -= 1 }
-            field.end = end
+            while index < end, case let byte = bytes[index], byte != Self.comma, byte != Self.newline { index += 1 }
+            var contentEnd = index
+            while contentEnd > field.start, Self.isSpace(bytes[contentEnd - 1]) { contentEnd -= 1 }
+            field.end = contentEnd
         }
-        if index == bytes.count {
+        passTerminator(of: &field)
+        return field
+    }
+
+    /// An unquoted field that is a decimal number (spaces around it aside) and its value, read
+    /// in one pass; nil, with nothing read, for any other field, which `field()` then reads.
+    /// Nearly every field of a data file is one of these.
+    @inline(__always)
+    mutating func decimalField() -> (field: Field, value: Double)? {
+        var start = index
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        guard let number = numbers.parse(prefixOf: bytes, from: start, limit: end), number.value.isFinite else { return nil }
+        var next = number.end
+        while next < end, Self.isSpace(bytes[next]) { next += 1 }
+        guard next == end || bytes[next] == Self.comma || bytes[next] == Self.newline else { return nil }
+        var field = Field(start: start, end: number.end, line: line, lineStart: lineStart, first: start)
+        index = next
+        passTerminator(of: &field)
+        return (field, number.value)
+    }
+
+    /// Moves past the comma or line break at `index` (if not at the end), noting which it was.
+    @inline(__always)
+    private mutating func passTerminator(of field: inout Field) {
+        if index == end {
             field.terminator = .fileEnd
         } else if bytes[index] == Self.comma {
             field.terminator = .comma
@@ -468,7 +826,6 @@ struct CSVScanner {
             field.terminator = .lineEnd
             startLine(after: index)
         }
-        return field
     }
 
     /// A quoted field: up to the quote not doubled, counting the lines inside; after it only
@@ -477,13 +834,13 @@ struct CSVScanner {
         index += 1
         field.start = index
         while true {
-            guard index < bytes.count else {
+            guard index < end else {
                 throw CSVSyntaxError(message: "the file ends inside the quoted field that starts here; close it with \"",
                                      position: position(ofOffset: field.first, line: field.line, lineStart: field.lineStart))
             }
             let byte = bytes[index]
             if byte == Self.quote {
-                if index + 1 < bytes.count && bytes[index + 1] == Self.quote {
+                if index + 1 < end && bytes[index + 1] == Self.quote {
                     field.escaped = true
                     index += 2
                     continue
@@ -498,9 +855,9 @@ struct CSVScanner {
             }
             index += 1
         }
-        while index < bytes.count, Self.isSpace(bytes[index]) { index += 1 }
-        if index < bytes.count && bytes[index] != Self.comma && bytes[index] != Self.newline {
-            let found = String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<min(index + 1, bytes.count)]), as: UTF8.self)
+        while index < end, Self.isSpace(bytes[index]) { index += 1 }
+        if index < end && bytes[index] != Self.comma && bytes[index] != Self.newline {
+            let found = String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<min(index + 1, end)]), as: UTF8.self)
             throw CSVSyntaxError(
                 message: "unexpected '\(found)' after the closing quote of a field; a quote inside a quoted field is written twice (\"\")",
                 position: position(ofOffset: index))
