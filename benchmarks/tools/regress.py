@@ -26,6 +26,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import report  # noqa: E402  (benchmarks/report.py: one number format for both tables)
+
 W4 = "W4"
 
 
@@ -77,14 +80,8 @@ def w4_seconds(old, new):
 
 
 def sci(x):
-    if x is None:
-        return "-"
-    if x == 0:
-        return "0"
-    if 0.01 <= abs(x) < 10000:
-        return f"{x:.4g}"
-    m, e = f"{x:.3e}".split("e")
-    return f"{m}e{int(e)}"
+    """RESULTS.md's number format (report.py), with one more digit: ratios near 0.9 need it."""
+    return report.sci(x, digits=4)
 
 
 def busy(r):
