@@ -51,24 +51,22 @@ extension Runtime {
     /// The one place that decides how a run trains: native code or the fast runtime, the
     /// thread count and the memory check, before anything is allocated.
     func resolve(plan: Plan, settings: TrainingSettings, samples: Int) throws(ModelError) -> (RuntimeUsed, ResolvedTrainer?) {
+        func native(_ precision: Precision) throws(NativeUnavailable) -> (RuntimeUsed, ResolvedTrainer?) {
+            let trainer = try NativeTrainer(plan: plan, settings: settings, precision: precision)
+            return (RuntimeUsed(kind: .native, precision: precision, threads: 1, compiler: trainer.compiler), .native(trainer))
+        }
         let precision: Precision, threads: Int
         var note: String?
         switch self {
         case .reference:
             return (RuntimeUsed(kind: .reference, precision: .f64, threads: 1), nil)
         case .native(let chosen):
-            do {
-                let trainer = try NativeTrainer(plan: plan, settings: settings, precision: chosen)
-                return (RuntimeUsed(kind: .native, precision: chosen, threads: 1, compiler: trainer.compiler), .native(trainer))
-            } catch {
-                throw .nativeUnavailable(error)
-            }
+            do { return try native(chosen) } catch { throw .nativeUnavailable(error) }
         case .automatic, .best:
             if case .best(let chosen, let count) = self { (precision, threads) = (chosen, max(0, count)) } else { (precision, threads) = (.f64, 0) }
             if threads <= 1 && NativeTrainer.unsupported(plan: plan, settings: settings) == nil {
                 do {
-                    let trainer = try NativeTrainer(plan: plan, settings: settings, precision: precision)
-                    return (RuntimeUsed(kind: .native, precision: precision, threads: 1, compiler: trainer.compiler), .native(trainer))
+                    return try native(precision)
                 } catch .noCompiler {
                     // A machine without a compiler (or BPC_CC= turning native code off) is not news.
                 } catch {
