@@ -8,6 +8,8 @@ import PackageDescription
 /// BPCNativeRuntime compiles the generated C training step of a small network with the system's
 /// C compiler and loads it (online SGD at hand-written C's speed), falling back to the fast
 /// runtime where no compiler is.
+/// BPCInterop reads and writes other tools' formats (ONNX through swift-protobuf, FANN's saved
+/// networks): it turns plans into ONNX models and foreign networks into specs.
 /// The fast runtime's vector loops live in a C target (BPCKernels) compiled in AVX-512, AVX2+FMA
 /// and portable variants from one source, by per-function target attributes; one check of the
 /// CPU at run time picks the variant. No target needs compiler flags, so packages can depend on
@@ -21,6 +23,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
@@ -39,8 +42,12 @@ let package = Package(
         .target(name: "BPCExpect", dependencies: ["BPCSpec", "BPCCompiler", "BPCRuntime"]),
         .target(name: "BPCExplain", dependencies: ["BPCPlan", "BPCRuntime", "BPCEmit"]),
         .target(
+            name: "BPCInterop",
+            dependencies: ["BPCPlan", "BPCSpec", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .target(
             name: "BPC",
-            dependencies: ["BPCPlan", "BPCSpec", "BPCCompiler", "BPCRuntime", "BPCFastRuntime", "BPCNativeRuntime", "BPCEmit", "BPCExpect", "BPCExplain"]
+            dependencies: ["BPCPlan", "BPCSpec", "BPCCompiler", "BPCRuntime", "BPCFastRuntime", "BPCNativeRuntime", "BPCEmit", "BPCExpect", "BPCExplain", "BPCInterop"]
         ),
         .executableTarget(name: "bpc-library-example", dependencies: ["BPC"], path: "Examples/LibraryExample"),
         .executableTarget(
@@ -56,6 +63,7 @@ let package = Package(
         .testTarget(name: "BPCExpectTests", dependencies: ["BPC"]),
         .testTarget(name: "BPCTests", dependencies: ["BPC", "BPCTestSupport"]),
         .testTarget(name: "BPCExplainTests", dependencies: ["BPC", "BPCTestSupport"]),
+        .testTarget(name: "BPCInteropTests", dependencies: ["BPC", "BPCTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,6 +3,7 @@
 @_exported import BPCExpect
 @_exported import BPCExplain
 @_exported import BPCFastRuntime
+@_exported import BPCInterop
 @_exported import BPCNativeRuntime
 @_exported import BPCPlan
 @_exported import BPCRuntime

@@ -1,0 +1,138 @@
+import BPCPlan
+import BPCSpec
+
+/// Why a foreign network could not be read: every problem found, each with the file and, where
+/// the format has lines (FANN), the line and column; binary formats (ONNX) name the node, its
+/// op type or the byte offset in the message instead.
+public struct ImportFailure: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [Diagnostic]
+
+    public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+
+    public init(file: String, position: SourcePosition? = nil, _ message: String) {
+        self.diagnostics = [Diagnostic(file: file, position: position, message: message)]
+    }
+
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}
+
+/// Builds the spec an importer returns: groups of units with every bias written out, and edge
+/// entries with every weight, so that the spec alone reproduces the foreign network (its
+/// `init` is never used). Both importers assemble their specs through this one type, so group
+/// naming and the shape of the written spec are the same whatever the source.
+///
+/// Positions are `startOfFile`: an imported spec has no source of its own until it is written,
+/// and the written YAML is parsed again (with real positions) before anyone uses it.
+public struct SpecAssembly {
+    public private(set) var spec: ModelSpec
+    private var usedNames: Set<String> = []
+
+    /// - Parameter path: the file the spec will be written to (or the source's name); it names
+    ///   the spec's diagnostics if it is checked before being written.
+    public init(path: String, name: String?, description: String?) {
+        spec = ModelSpec(path: path)
+        spec.name = name
+        spec.description = description
+        spec.defaults.activation = Located(.identity, at: .startOfFile)
+        spec.defaults.bias = Located(.none, at: .startOfFile)
+    }
+
+    /// Adds a group of `count` units named after `suggestedName` (made a valid, unused unit
+    /// name: `fc1/Gemm` -> `fc1_Gemm`, `0` -> `u0`, a second `h` -> `h_2`) and returns the name.
+    /// - Parameter biases: one starting value per member, or nil for units without a bias.
+    @discardableResult
+    public mutating func addGroup(
+        suggestedName: String, role: UnitRole, count: Int, activation: Activation, biases: [Double]?
+    ) -> String {
+        let name = uniqueName(suggestedName)
+        var unit = UnitSpec(name: Located(name, at: .startOfFile))
+        unit.role = role
+        unit.count = Located(count, at: .startOfFile)
+        if role != .input {
+            if activation != .identity { unit.activation = Located(activation, at: .startOfFile) }
+            if let biases { unit.bias = Located(.values(biases), at: .startOfFile) }
+        }
+        spec.units.append(unit)
+        return name
+    }
+
+    /// Changes the activation of a group added earlier (an importer learns a layer's activation
+    /// only when it reaches the node that applies it).
+    public mutating func setActivation(_ activation: Activation, ofGroup name: String) {
+        guard let index = spec.units.firstIndex(where: { $0.name.value == name }) else { return }
+        spec.units[index].activation = activation == .identity ? nil : Located(activation, at: .startOfFile)
+    }
+
+    /// Sets the biases of a group added earlier (one per member, or nil for none).
+    public mutating func setBiases(_ biases: [Double]?, ofGroup name: String) {
+        guard let index = spec.units.firstIndex(where: { $0.name.value == name }) else { return }
+        spec.units[index].bias = biases.map { Located(.values($0), at: .startOfFile) }
+    }
+
+    /// One edge entry: every pair of `from` x `to` in from-major order, with one weight each
+    /// (`weights[f * to.count + t]` for the edge from `from[f]` to `to[t]`).
+    public mutating func addEdges(from: [Member], to: [Member], weights: [Double]) {
+        precondition(weights.count == from.count * to.count, "one weight per edge")
+        spec.edges.append(EdgeSpec(
+            from: references(from), to: references(to),
+            weight: Located(weights.count == 1 ? .value(weights[0]) : .values(weights), at: .startOfFile),
+            position: .startOfFile))
+    }
+
+    public mutating func setLoss(_ loss: Loss) {
+        spec.loss = Located(loss, at: .startOfFile)
+    }
+
+    /// A unit of a group: `group[index]`.
+    public struct Member: Hashable, Sendable {
+        public var group: String
+        public var index: Int
+        public init(group: String, index: Int) {
+            self.group = group
+            self.index = index
+        }
+    }
+
+    /// Every member of a group, in order.
+    public static func members(of group: String, count: Int) -> [Member] {
+        (0..<count).map { Member(group: group, index: $0) }
+    }
+
+    /// The YAML text of the spec (format v1).
+    public var yaml: String { SpecWriter.yaml(spec) }
+
+    private func references(_ members: [Member]) -> UnitReferences {
+        // A whole group in order is written as the group's name, which keeps the spec readable.
+        if let first = members.first, members.allSatisfy({ $0.group == first.group }),
+           members.enumerated().allSatisfy({ $0.offset == $0.element.index }),
+           spec.units.first(where: { $0.name.value == first.group })?.count?.value == members.count {
+            return .one(UnitReference(name: first.group, member: nil, position: .startOfFile))
+        }
+        let list = members.map { UnitReference(name: $0.group, member: $0.index, position: .startOfFile) }
+        return list.count == 1 ? .one(list[0]) : .many(list)
+    }
+
+    private mutating func uniqueName(_ suggested: String) -> String {
+        // Letters, digits and `_` stay; every run of anything else becomes one `_`.
+        var base = ""
+        for scalar in suggested.unicodeScalars {
+            let kept = scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar))
+            if kept {
+                base.unicodeScalars.append(scalar)
+            } else if !base.isEmpty && base.last != "_" {
+                base += "_"
+            }
+        }
+        while base.last == "_" { base.removeLast() }
+        if base.isEmpty { base = "u" }
+        if let first = base.unicodeScalars.first, ("0"..."9").contains(first) { base = "u" + base }
+        var name = base
+        var suffix = 2
+        while usedNames.contains(name) || ScalarValue(plain: name) != .string(name) {
+            name = "\(base)_\(suffix)"
+            suffix += 1
+        }
+        usedNames.insert(name)
+        return name
+    }
+}
