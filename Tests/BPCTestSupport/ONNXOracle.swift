@@ -50,18 +50,25 @@ public enum ONNXOracle {
 
     /// Checks and runs `model` with `feeds` (rows per graph input name).
     public static func run(model: URL, feeds: [String: [[Double]]]) throws -> Answer {
+        guard let answer = try run([(model, feeds)]).first else { throw OracleFailure(message: "oracle.py gave no answer") }
+        return answer
+    }
+
+    /// Checks and runs several models in one Python process (onnxruntime takes most of a
+    /// second to start), answering in order.
+    public static func run(_ requests: [(model: URL, feeds: [String: [[Double]]])]) throws -> [Answer] {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-oracle-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let request = folder.appendingPathComponent("request.json")
-        let body: [String: Any] = ["model": model.path, "feeds": feeds]
+        let body: [[String: Any]] = requests.map { ["model": $0.model.path, "feeds": $0.feeds] }
         try JSONSerialization.data(withJSONObject: body).write(to: request)
         let script = packageRoot.appendingPathComponent("Tests/Fixtures/onnx/oracle.py").path
         let run = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), [python, script, request.path], in: folder)
         guard run.exited, run.status == 0 else {
             throw OracleFailure(message: "oracle.py failed (status \(run.status)): \(run.stderr)")
         }
-        return try JSONDecoder().decode(Answer.self, from: Data(run.stdout.utf8))
+        return try JSONDecoder().decode([Answer].self, from: Data(run.stdout.utf8))
     }
 
     public struct OracleFailure: Error, CustomStringConvertible {

@@ -3,7 +3,8 @@ onnxruntime, so that bpc's answers are compared with the reference implementatio
 
     python oracle.py REQUEST.json
 
-REQUEST: {"model": "path.onnx", "feeds": {"input name": [[row], ...], ...}}
+REQUEST: {"model": "path.onnx", "feeds": {"input name": [[row], ...], ...}}, or a list of
+those (answered by a list, in one process: starting onnxruntime takes most of a second).
 Each feed is converted to the element type the model declares for that input. Prints one JSON
 object: {"checker": "ok" or the checker's message, "outputs": {"output name": [[row], ...]},
 "inputs": [[name, element type name, shape]], "outputs_info": [[name, element type name, shape]],
@@ -24,20 +25,19 @@ def shape_of(value_info):
     return dims
 
 
-def main():
-    request = json.load(open(sys.argv[1]))
+def answer(request):
     model = onnx.load(request["model"])
-    answer = {}
+    result = {}
     try:
         onnx.checker.check_model(model, full_check=True)
-        answer["checker"] = "ok"
+        result["checker"] = "ok"
     except Exception as error:  # the checker's message is what the test shows
-        answer["checker"] = str(error)
+        result["checker"] = str(error)
     elem = onnx.TensorProto.DataType.Name
-    answer["inputs"] = [[i.name, elem(i.type.tensor_type.elem_type), shape_of(i)] for i in model.graph.input]
-    answer["outputs_info"] = [[o.name, elem(o.type.tensor_type.elem_type), shape_of(o)] for o in model.graph.output]
-    answer["metadata"] = {p.key: p.value for p in model.metadata_props}
-    answer["opset"] = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    result["inputs"] = [[i.name, elem(i.type.tensor_type.elem_type), shape_of(i)] for i in model.graph.input]
+    result["outputs_info"] = [[o.name, elem(o.type.tensor_type.elem_type), shape_of(o)] for o in model.graph.output]
+    result["metadata"] = {p.key: p.value for p in model.metadata_props}
+    result["opset"] = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     try:
         options = ort.SessionOptions()
         options.log_severity_level = 3
@@ -48,10 +48,18 @@ def main():
             feeds[declared.name] = np.asarray(request["feeds"][declared.name], dtype=dtype)
         names = [o.name for o in session.get_outputs()]
         values = session.run(names, feeds)
-        answer["outputs"] = {name: np.asarray(value, dtype=np.float64).tolist() for name, value in zip(names, values)}
+        result["outputs"] = {name: np.asarray(value, dtype=np.float64).tolist() for name, value in zip(names, values)}
     except Exception as error:
-        answer["error"] = str(error)
-    json.dump(answer, sys.stdout)
+        result["error"] = str(error)
+    return result
+
+
+def main():
+    request = json.load(open(sys.argv[1]))
+    if isinstance(request, list):
+        json.dump([answer(each) for each in request], sys.stdout)
+    else:
+        json.dump(answer(request), sys.stdout)
 
 
 main()
