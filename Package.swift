@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "BPCTestSupport", dependencies: ["BPCSpec"], path: "Tests/BPCTestSupport"),
         .testTarget(name: "BPCSpecTests", dependencies: ["BPCSpec", "BPCTestSupport"]),
         .testTarget(name: "BPCCompilerTests", dependencies: ["BPC", "BPCTestSupport"]),
-        .testTarget(name: "BPCRuntimeTests", dependencies: ["BPCRuntime", "BPCFastRuntime", "BPCNativeRuntime", "BPCEmit", "BPCKernels", "BPCCompiler", "BPCSpec", "BPCPlan", "BPCExplain"]),
+        .testTarget(name: "BPCRuntimeTests", dependencies: ["BPCInterop", "BPCTestSupport", "BPCRuntime", "BPCFastRuntime", "BPCNativeRuntime", "BPCEmit", "BPCKernels", "BPCCompiler", "BPCSpec", "BPCPlan", "BPCExplain"]),
         .testTarget(name: "BPCEmitTests", dependencies: ["BPC"]),
         .testTarget(name: "BPCExpectTests", dependencies: ["BPC"]),
         .testTarget(name: "BPCTests", dependencies: ["BPC", "BPCTestSupport"]),

@@ -1,0 +1,138 @@
+@testable import BPCInterop
+import BPC
+import BPCTestSupport
+import Foundation
+import Testing
+
+/// `bpc export onnx` as a library call: every spec of the repository exported in both
+/// precisions and run by onnxruntime, plus what a plan knows that ONNX has no field for.
+@Suite struct ONNXExportTests {
+    static let specs: [String] = (try? FileManager.default.contentsOfDirectory(atPath: packageRoot.appendingPathComponent("specs").path))?
+        .filter { $0.hasSuffix(".yaml") }.sorted() ?? []
+
+    /// Up to `count` raw input rows: the spec's own data where it has some, else a grid.
+    static func inputs(of model: Model, count: Int = 12) -> [[Double]] {
+        if let data = model.testData ?? model.trainingData, data.count > 0 {
+            return (0..<min(count, data.count)).map { Array(data.input($0)) }
+        }
+        return (0..<count).map { row in model.inputNames.indices.map { column in Double((row * 7 + column * 3) % 11) * 0.4 - 2 } }
+    }
+
+    static func feeds(_ model: Model, _ rows: [[Double]]) -> [String: [[Double]]] {
+        var feeds: [String: [[Double]]] = [:]
+        for (column, name) in model.inputNames.enumerated() { feeds[name] = rows.map { [$0[column]] } }
+        return feeds
+    }
+
+    /// Exports `model` in both precisions, runs them, and compares every output (and softmax
+    /// cross-entropy's probabilities) with bpc's: 1e-12 in binary64, 1e-5 in binary32, relative
+    /// to the value or 1, whichever is larger.
+    static func expectOnnxruntimeAgrees(_ model: Model, label: String, rows: [[Double]]) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-onnx-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var requests: [(model: URL, feeds: [String: [[Double]]])] = []
+        for precision in ONNXExportOptions.Precision.allCases {
+            let url = folder.appendingPathComponent("\(precision).onnx")
+            try Data(try model.exportONNX(options: ONNXExportOptions(precision: precision))).write(to: url)
+            requests.append((url, feeds(model, rows)))
+        }
+        let predictions = try rows.map { try model.prediction(for: $0) }
+        let answers = try ONNXOracle.run(requests)
+        for (precision, answer) in zip(ONNXExportOptions.Precision.allCases, answers) {
+            let tolerance = precision == .double ? 1e-12 : 1e-5
+            func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= tolerance * max(1, abs(a), abs(b)) }
+            #expect(answer.checker == "ok", "\(label) \(precision): \(answer.checker)")
+            #expect(answer.opset == 17)
+            #expect(answer.metadata["bpc.loss"] == model.plan.loss.name)
+            let outputs = try #require(answer.outputs, "\(label) \(precision): \(answer.error ?? "")")
+            for (column, name) in model.outputNames.enumerated() {
+                let values = try #require(outputs[name], "\(label): no output \(name)")
+                for (row, prediction) in predictions.enumerated() {
+                    #expect(close(values[row][0], prediction.outputs[column]),
+                            "\(label) \(precision) \(name) row \(row): onnxruntime \(values[row][0]), bpc \(prediction.outputs[column])")
+                }
+            }
+            if model.plan.loss == .softmaxCrossEntropy {
+                let name = ONNXExporter.probabilitiesOutputName(of: model.plan)
+                #expect(answer.metadata["bpc.probabilities"] == name)
+                let values = try #require(outputs[name], "\(label): no \(name) output")
+                for (row, prediction) in predictions.enumerated() {
+                    let probabilities = try #require(prediction.probabilities)
+                    #expect(zip(values[row], probabilities).allSatisfy { close($0, $1) }, "\(label) \(precision) row \(row): \(values[row]) vs \(probabilities)")
+                }
+            }
+        }
+    }
+
+    @Test("every spec in specs/ exported in both precisions is computed by onnxruntime as bpc computes it",
+          .enabled(if: ONNXOracle.isAvailable, "no Python with onnx and onnxruntime ($BPC_ONNX_PYTHON)"), arguments: specs)
+    func everySpec(file: String) throws {
+        let model = try Model(contentsOf: packageRoot.appendingPathComponent("specs/\(file)").path)
+        try Self.expectOnnxruntimeAgrees(model, label: file, rows: Self.inputs(of: model))
+    }
+
+    @Test("a trained network is exported with its trained parameters",
+          .enabled(if: ONNXOracle.isAvailable, "no Python with onnx and onnxruntime ($BPC_ONNX_PYTHON)"))
+    func trainedParameters() throws {
+        var model = try Model(contentsOf: packageRoot.appendingPathComponent("specs/xor.yaml").path)
+        let before = model.parameters
+        var settings = model.trainingSettings
+        settings.epochs = 50
+        try model.train(settings: settings, runtime: .reference)
+        #expect(model.parameters != before)
+        try Self.expectOnnxruntimeAgrees(model, label: "trained xor", rows: [[0, 0], [0, 1], [1, 0], [1, 1]])
+    }
+
+    static let tiedSpec = """
+        bpc: 1
+        name: siamese
+        units:
+          - {name: x1, role: input}
+          - {name: x2, role: input}
+          - {name: h1, activation: softplus, bias: 0.25}
+          - {name: h2, activation: softplus, bias: {share: h1.bias}}
+          - {name: probabilities, role: output, activation: identity}
+          - {name: other, role: output, activation: identity}
+        edges:
+          - {from: x1, to: h1, weight: 0.75}
+          - {from: x2, to: h2, share: "x1->h1"}
+          - {from: [h1, h2], to: [probabilities, other], weight: [1, -1, 0.5, 2]}
+        loss: softmax_cross_entropy
+        """
+
+    @Test("tied parameters hold their shared value everywhere and are listed in the metadata; a unit named probabilities keeps its name",
+          .enabled(if: ONNXOracle.isAvailable, "no Python with onnx and onnxruntime ($BPC_ONNX_PYTHON)"))
+    func tiedParameters() throws {
+        let model = try Model(yaml: Self.tiedSpec, path: "siamese.yaml")
+        try Self.expectOnnxruntimeAgrees(model, label: "siamese", rows: [[0.5, -1], [3, 40], [-60, 0]])
+        let metadata = Dictionary(uniqueKeysWithValues: ONNXExporter.metadata(of: model.plan, options: ONNXExportOptions()))
+        #expect(metadata["bpc.tied"] == "x1->h1=x2->h2;h1.bias=h2.bias")
+        #expect(metadata["bpc.probabilities"] == "probabilities_2")
+    }
+
+    @Test("the graph's inputs and outputs are the units, [N, 1] each, and the model declares opset 17 and IR version 8")
+    func interface() throws {
+        let model = try Model(contentsOf: packageRoot.appendingPathComponent("specs/iris-labelled.yaml").path)
+        for precision in ONNXExportOptions.Precision.allCases {
+            let proto = ONNXExporter.modelProto(of: model.plan, options: ONNXExportOptions(precision: precision, producerVersion: "9.9"))
+            let elementType = Int32(precision == .double ? Onnx_TensorProto.DataType.double.rawValue : Onnx_TensorProto.DataType.float.rawValue)
+            #expect(proto.graph.input.map(\.name) == model.inputNames)
+            #expect(proto.graph.output.map(\.name) == model.outputNames + ["probabilities"])
+            for info in proto.graph.input + proto.graph.output.dropLast() {
+                #expect(info.type.tensorType.elemType == elementType)
+                #expect(info.type.tensorType.shape.dim.map(\.dimParam) == ["N", ""])
+                #expect(info.type.tensorType.shape.dim.map(\.dimValue) == [0, 1])
+            }
+            #expect(proto.opsetImport.map(\.version) == [17])
+            #expect(proto.irVersion == 8)
+            #expect(proto.producerName == "bpc" && proto.producerVersion == "9.9")
+            let metadata = Dictionary(uniqueKeysWithValues: proto.metadataProps.map { ($0.key, $0.value) })
+            #expect(metadata["bpc.classes"] == #"["setosa","versicolor","virginica"]"#)
+            #expect(metadata["bpc.normalize"] == "standard")
+            #expect(metadata["bpc.precision"] == precision.rawValue)
+            // The normalisation comes first, with the plan's statistics.
+            #expect(proto.graph.node.prefix(3).map(\.opType) == ["Concat", "Sub", "Mul"])
+        }
+    }
+}
