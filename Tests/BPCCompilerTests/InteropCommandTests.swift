@@ -52,4 +52,73 @@ struct InteropCommandTests {
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("--output"))
     }
+
+    @Test("import fann writes a spec that predicts what fann_run computed, and emit c takes it")
+    func importFANN() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let spec = folder.appendingPathComponent("shortcut.yaml").path
+        let imported = try bpc(["import", "fann", "Tests/Fixtures/fann/shortcut.net", "-o", spec])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout.isEmpty && imported.stderr.isEmpty)
+        let text = try String(contentsOfFile: spec, encoding: .utf8)
+        #expect(text.hasPrefix("# Imported by bpc from shortcut.net (fann)."))
+        #expect(text.contains("name: shortcut\n"))
+        // The libfann oracle's outputs for this network, committed beside it.
+        let expected = try String(contentsOf: packageRoot.appendingPathComponent("Tests/Fixtures/fann/expected_outputs.txt"), encoding: .utf8)
+            .split(separator: "\n").filter { $0.hasPrefix("shortcut.net: ") }
+        try #require(!expected.isEmpty)
+        for line in expected {
+            let sides = line.dropFirst("shortcut.net: ".count).components(separatedBy: " -> ")
+            let input = sides[0].split(separator: " ").joined(separator: ",")
+            let predicted = try bpc(["predict", spec, "--input", input, "--json"])
+            #expect(predicted.status == 0, "\(predicted.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(predicted.stdout.utf8)) as? [String: Any])
+            let outputs = try #require(object["outputs"] as? [Double])
+            let want = sides[1].split(separator: " ").compactMap { Double(String($0)) }
+            #expect(outputs.count == want.count && zip(outputs, want).allSatisfy { abs($0 - $1) <= 1e-12 }, "\(outputs) vs \(want)")
+        }
+        let emitted = try bpc(["emit", "c", spec])
+        #expect(emitted.status == 0, "\(emitted.stderr)")
+        #expect(emitted.stdout.contains("shortcut_forward"))
+    }
+
+    @Test("import prints the spec on standard output without -o, its warnings on standard error, and --name names the network")
+    func importToStandardOutput() throws {
+        let result = try bpc(["import", "fann", "Tests/Fixtures/fann/inexact_steepness.net", "--name", "steep"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("\nname: steep\n"))
+        #expect(result.stderr.contains("inexact_steepness.net:35:170: warning: neuron 3: its steepness 0.3 is folded"), "\(result.stderr)")
+    }
+
+    @Test("import refuses an unsupported network, a missing file and a folder with the place of the problem, writing nothing")
+    func importRefusals() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let target = folder.appendingPathComponent("out.yaml").path
+        let gaussian = try bpc(["import", "fann", "Tests/Fixtures/fann/gaussian.net", "-o", target])
+        #expect(gaussian.status == 1)
+        #expect(gaussian.stderr.contains("Tests/Fixtures/fann/gaussian.net:35:170: error: neuron 3 uses FANN_GAUSSIAN"), "\(gaussian.stderr)")
+        #expect(gaussian.stdout.isEmpty)
+        let missing = try bpc(["import", "fann", folder.appendingPathComponent("absent.net").path, "-o", target])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("absent.net: error: cannot read the file"), "\(missing.stderr)")
+        let directory = try bpc(["import", "onnx", folder.path, "-o", target])
+        #expect(directory.status == 1)
+        #expect(directory.stderr.contains("not a regular file"), "\(directory.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target))
+    }
+
+    @Test("a file name with line breaks stays inside the imported spec's comment")
+    func hostileFileName() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let hostile = folder.appendingPathComponent("net\nname: evil\u{2028}.net")
+        try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/fann/standard.net"), to: hostile)
+        let spec = folder.appendingPathComponent("spec.yaml").path
+        let result = try bpc(["import", "fann", hostile.path, "-o", spec, "--name", "standard"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let loaded = try bpc(["compile", spec])
+        #expect(loaded.status == 0, "\(loaded.stderr)")
+    }
 }

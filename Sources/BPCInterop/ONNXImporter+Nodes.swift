@@ -1,0 +1,182 @@
+import Foundation
+
+/// One node being read: its checks of arity and attributes, and its messages, which all start
+/// with the node's name and op type so that the user can find it in a viewer such as Netron.
+struct ONNXNode {
+    let node: Onnx_NodeProto
+    let index: Int
+    let file: String
+
+    var opType: String { node.opType }
+
+    /// `node 'fc2' (Conv)`.
+    var label: String { ONNXGraphReader.label(node, index) }
+
+    /// The first output (`check` makes sure it is named).
+    var output: String { node.output.first ?? "" }
+
+    /// Input `position`, or "" when absent (an optional input left out).
+    func input(_ position: Int) -> String { position < node.input.count ? node.input[position] : "" }
+
+    func fail(_ message: String) -> ImportFailure {
+        ImportFailure(file: file, "\(label): \(message)")
+    }
+
+    /// Checks the number of inputs (the first `inputs.lowerBound` present) and outputs (the
+    /// first named), and that every attribute is one bpc reads: an attribute it ignored could
+    /// change what the node computes.
+    func check(inputs: ClosedRange<Int>, outputs: ClosedRange<Int>, attributes: Set<String>) throws(ImportFailure) {
+        guard inputs.contains(node.input.count) else {
+            throw fail("it has \(node.input.count) inputs; \(opType) takes \(Self.range(inputs))")
+        }
+        if let missing = node.input.prefix(inputs.lowerBound).firstIndex(where: \.isEmpty) {
+            throw fail("its input \(missing + 1) is missing")
+        }
+        guard outputs.contains(node.output.count), !output.isEmpty else {
+            throw fail("it has \(node.output.count) outputs (the first named); \(opType) gives \(Self.range(outputs))")
+        }
+        var seen: Set<String> = []
+        for attribute in node.attribute {
+            guard attributes.contains(attribute.name) else {
+                throw fail("attribute '\(attribute.name)' is not supported")
+            }
+            guard seen.insert(attribute.name).inserted else {
+                throw fail("attribute '\(attribute.name)' is given twice")
+            }
+        }
+    }
+
+    func float(_ name: String, default value: Float) throws(ImportFailure) -> Float {
+        guard let attribute = node.attribute.first(where: { $0.name == name }) else { return value }
+        guard attribute.type == .float else { throw fail("attribute '\(name)' must be a FLOAT") }
+        return attribute.f
+    }
+
+    func int(_ name: String, default value: Int64) throws(ImportFailure) -> Int64 {
+        guard let attribute = node.attribute.first(where: { $0.name == name }) else { return value }
+        guard attribute.type == .int else { throw fail("attribute '\(name)' must be an INT") }
+        return attribute.i
+    }
+
+    /// The name of the layer the node creates: the module's name from an exporter's scoped
+    /// node name (`fc1` from PyTorch's `/fc1/Gemm`, `dense` from tf2onnx's
+    /// `sequential/dense/MatMul`), else the node's name; nil when the node has none.
+    var layerName: String? {
+        let parts = node.name.split(separator: "/")
+        guard let name = parts.count >= 2 ? parts[parts.count - 2] : parts.first else { return nil }
+        return String(name)
+    }
+
+    private static func range(_ range: ClosedRange<Int>) -> String {
+        range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
+    }
+}
+
+/// A decoded constant: weights converted to binary64 (exactly, from FLOAT or DOUBLE), or the
+/// INT64 numbers of a shape.
+struct ONNXTensor {
+    var dims: [Int]
+    var isReal: Bool
+    var values: [Double] = []
+    var integers: [Int64] = []
+
+    /// The values this tensor gives each of `shape`'s positions (row-major) when added to a
+    /// value of shape [N, shape...] by ONNX's broadcasting, if the sum keeps that shape (the
+    /// batch dimension is matched by a 1, so every row gets the same values).
+    func broadcast(to shape: [Int]) -> [Double]? {
+        let full = [1] + shape
+        guard dims.count <= full.count, let count = ONNXTensors.product(shape) else { return nil }
+        let aligned = Array(full.suffix(dims.count))
+        guard zip(dims, aligned).allSatisfy({ $0 == 1 || $0 == $1 }) else { return nil }
+        // The tensor's stride for each of `full`'s axes: 0 where it is broadcast (or absent).
+        var strides = [Int](repeating: 0, count: full.count)
+        var step = 1
+        for axis in stride(from: dims.count - 1, through: 0, by: -1) {
+            if dims[axis] != 1 { strides[full.count - dims.count + axis] = step }
+            step *= dims[axis]
+        }
+        var result = [Double](repeating: 0, count: count)
+        for position in 0..<count {
+            var rest = position, source = 0
+            for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+                source += (rest % shape[axis]) * strides[axis + 1]
+                rest /= shape[axis]
+            }
+            result[position] = values[source]
+        }
+        return result
+    }
+}
+
+enum ONNXTensors {
+    /// Decodes `proto` (named `origin` in messages, for `node`), checking that its data is in
+    /// the file and matches its dims and type before anything is allocated for it.
+    static func decode(_ proto: Onnx_TensorProto, origin: String, node: ONNXNode) throws(ImportFailure) -> ONNXTensor {
+        if proto.dataLocation == .external || !proto.externalData.isEmpty {
+            let location = proto.externalData.first { $0.key == "location" }?.value ?? "another file"
+            throw node.fail("\(origin) keeps its data in '\(location)' (external data); bpc reads self-contained models: onnx.load the model and onnx.save it with save_as_external_data=False")
+        }
+        guard !proto.hasSegment else { throw node.fail("\(origin) is a segment of a tensor, which is not supported") }
+        guard proto.dims.allSatisfy({ $0 >= 0 }), let count = product(proto.dims.map { Int($0) }) else {
+            throw node.fail("\(origin) has impossible dims \(proto.dims)")
+        }
+        let dims = proto.dims.map { Int($0) }
+        let type = Onnx_TensorProto.DataType(rawValue: Int(proto.dataType))
+        let size: Int
+        switch type {
+        case .float?: size = 4
+        case .double?, .int64?: size = 8
+        case .float16?, .bfloat16?:
+            throw node.fail("\(origin) is \(typeName(proto.dataType)); bpc computes in binary64 and reads FLOAT or DOUBLE weights (onnxruntime would compute this model in half precision): convert it to float32 first")
+        default:
+            throw node.fail("\(origin) has element type \(typeName(proto.dataType)), which bpc does not read")
+        }
+        let typed = type == .float ? proto.floatData.count : type == .double ? proto.doubleData.count : proto.int64Data.count
+        let raw = proto.rawData
+        if !raw.isEmpty {
+            guard typed == 0 else { throw node.fail("\(origin) has both raw_data and typed data") }
+            guard count <= raw.count / size, raw.count == count * size else {
+                throw node.fail("\(origin) has \(raw.count) bytes of raw_data, but its dims \(dims) of \(typeName(proto.dataType)) need \(count.multipliedReportingOverflow(by: size).overflow ? "more" : "\(count * size)")")
+            }
+        } else if typed != count {
+            throw node.fail("\(origin) holds \(typed) values, but its dims \(dims) need \(count)")
+        }
+        var tensor = ONNXTensor(dims: dims, isReal: type != .int64)
+        if raw.isEmpty {
+            switch type {
+            case .float?: tensor.values = proto.floatData.map { Double($0) }
+            case .double?: tensor.values = proto.doubleData
+            default: tensor.integers = proto.int64Data
+            }
+            return tensor
+        }
+        let bytes = [UInt8](raw)
+        func word(_ index: Int, _ width: Int) -> UInt64 {
+            var bits: UInt64 = 0
+            for byte in 0..<width { bits |= UInt64(bytes[index * width + byte]) << (8 * byte) }
+            return bits
+        }
+        switch type {
+        case .float?: tensor.values = (0..<count).map { Double(Float(bitPattern: UInt32(word($0, 4)))) }
+        case .double?: tensor.values = (0..<count).map { Double(bitPattern: word($0, 8)) }
+        default: tensor.integers = (0..<count).map { Int64(bitPattern: word($0, 8)) }
+        }
+        return tensor
+    }
+
+    /// The product of `dims`, or nil if it overflows.
+    static func product(_ dims: [Int]) -> Int? {
+        var result = 1
+        for dim in dims {
+            let (next, overflow) = result.multipliedReportingOverflow(by: dim)
+            if overflow { return nil }
+            result = next
+        }
+        return result
+    }
+
+    /// ONNX's name of an element type (`FLOAT16`).
+    static func typeName(_ type: Int32) -> String {
+        Onnx_TensorProto.DataType(rawValue: Int(type)).map { "\($0)".uppercased() } ?? "type \(type)"
+    }
+}

@@ -1,0 +1,244 @@
+import BPC
+import BPCTestSupport
+import Foundation
+import Testing
+
+/// Tests/Fixtures/onnx: models written by scripts/onnx/make-fixtures.py (PyTorch's exporter and
+/// onnx.helper), and expected.json, onnxruntime's outputs for fixed inputs.
+let onnxFixtures = packageRoot.appendingPathComponent("Tests/Fixtures/onnx")
+
+/// One entry of expected.json.
+struct ONNXFixture: Decodable, Sendable, CustomStringConvertible {
+    var file: String
+    /// "float" (onnxruntime computed in binary32) or "double".
+    var precision: String
+    var input: String
+    var output: String
+    /// The input's shape without the batch dimension.
+    var shape: [Int]
+    /// Rows of the input, flattened row-major.
+    var inputs: [[Double]]
+    var outputs: [[Double]]
+
+    var path: String { onnxFixtures.appendingPathComponent(file).path }
+    /// Relative to max(1, |expected|): onnxruntime rounds every float32 operation, bpc computes in binary64.
+    var tolerance: Double { precision == "double" ? 1e-12 : 1e-5 }
+    var description: String { file }
+
+    static let all: [ONNXFixture] = {
+        struct Expected: Decodable { var models: [ONNXFixture] }
+        guard let data = try? Data(contentsOf: onnxFixtures.appendingPathComponent("expected.json")),
+              let expected = try? JSONDecoder().decode(Expected.self, from: data) else { return [] }
+        return expected.models
+    }()
+}
+
+func importONNX(_ path: String) throws -> (assembly: SpecAssembly, model: Model) {
+    let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    let assembly = try ONNXImporter.assemble(bytes: bytes, file: path, specPath: "imported.yaml", name: "imported")
+    return (assembly, try Model(yaml: assembly.yaml, path: "imported.yaml"))
+}
+
+/// What the graph outputs for one row: the probabilities for a softmax classifier (whose
+/// output units are the logits), the output units otherwise.
+func graphOutputs(of model: Model, for input: [Double]) throws -> [Double] {
+    model.plan.loss == .softmaxCrossEntropy ? try model.prediction(for: input).probabilities ?? [] : try model.predict(input)
+}
+
+/// The largest difference relative to max(1, |expected|), recording an issue above `tolerance`.
+@discardableResult
+func expectClose(_ actual: [[Double]], _ expected: [[Double]], tolerance: Double, _ what: String,
+                 sourceLocation: SourceLocation = #_sourceLocation) -> Double {
+    #expect(actual.map(\.count) == expected.map(\.count), "\(what): shapes differ", sourceLocation: sourceLocation)
+    var largest = 0.0
+    for (row, (a, e)) in zip(actual, expected).enumerated() {
+        for (column, (x, y)) in zip(a, e).enumerated() {
+            let difference = abs(x - y) / max(1, abs(y))
+            largest = max(largest, difference)
+            #expect(difference <= tolerance, "\(what) row \(row) output \(column): bpc \(x), expected \(y)", sourceLocation: sourceLocation)
+        }
+    }
+    return largest
+}
+
+@Suite("ONNX import") struct ONNXImportTests {
+    @Test("the committed expectations list every valid fixture")
+    func fixturesAreListed() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: onnxFixtures.path)
+            .filter { $0.hasSuffix(".onnx") && !$0.hasPrefix("invalid_") }
+        #expect(Set(ONNXFixture.all.map(\.file)) == Set(files))
+    }
+
+    @Test("an imported fixture predicts what onnxruntime computed for it", arguments: ONNXFixture.all)
+    func predictionsMatchOnnxruntime(_ fixture: ONNXFixture) throws {
+        let model = try importONNX(fixture.path).model
+        let actual = try fixture.inputs.map { try graphOutputs(of: model, for: $0) }
+        expectClose(actual, fixture.outputs, tolerance: fixture.tolerance, fixture.file)
+    }
+
+    @Test("PyTorch's modules name the layers, the graph's input and output the outer groups")
+    func groupsAreNamedAfterModules() throws {
+        let iris = try importONNX(onnxFixtures.appendingPathComponent("torch_iris_softmax.onnx").path)
+        #expect(iris.assembly.spec.units.map(\.name.value) == ["features", "fc1", "fc2", "probabilities"])
+        #expect(iris.assembly.spec.units.map { $0.activation?.value } == [nil, .relu, .tanh, nil])
+        #expect(iris.model.plan.loss == .softmaxCrossEntropy)
+        let regression = try importONNX(onnxFixtures.appendingPathComponent("torch_regression.onnx").path)
+        #expect(regression.assembly.spec.units.map(\.name.value) == ["features", "hidden", "prediction"])
+        #expect(regression.model.plan.loss == .halfSquaredError)
+        let keras = try importONNX(onnxFixtures.appendingPathComponent("matmul_add_sigmoid.onnx").path)
+        #expect(keras.assembly.spec.units.map(\.name.value) == ["x", "dense", "y"])
+        #expect(keras.model.plan.loss == .binaryCrossEntropy)
+    }
+
+    @Test("a residual sum and an activation of units used twice become groups joined by weight-1 edges")
+    func residualBlockBecomesIdentityGroups() throws {
+        let residual = try importONNX(onnxFixtures.appendingPathComponent("residual.onnx").path)
+        // fc1 + relu; fc2 + tanh; skip = t2 + h1; gate = sigmoid(h1); shift = gate + constant; merge; fc3.
+        #expect(residual.assembly.spec.units.map(\.name.value) == ["x", "fc1", "fc2", "skip", "gate", "shift", "merge", "out"])
+        #expect(residual.assembly.spec.units.map { $0.activation?.value } == [nil, .relu, .tanh, nil, .sigmoid, nil, nil, nil])
+    }
+
+    @Test("the generated C of every imported fixture prints onnxruntime's outputs")
+    func generatedCMatchesOnnxruntime() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-onnx-c-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var program = "#include <stdio.h>\n"
+        var models: [(fixture: ONNXFixture, model: Model)] = []
+        for (index, fixture) in ONNXFixture.all.enumerated() {
+            let model = try importONNX(fixture.path).model
+            models.append((fixture, model))
+            try model.emit(.c, options: EmitOptions(prefix: "m\(index)")).write(to: folder.appendingPathComponent("m\(index).h"), atomically: true, encoding: .utf8)
+            program += "#include \"m\(index).h\"\n"
+        }
+        program += "static void show(const double *v, int n) { int i; for (i = 0; i < n; ++i) printf(\"%.17g\\n\", v[i]); }\nint main(void) {\n"
+        for (index, (fixture, _)) in models.enumerated() {
+            for row in fixture.inputs {
+                let values = row.map { $0.description }.joined(separator: ", ")
+                program += "    { static const double in[] = {\(values)}; double out[M\(index)_OUTPUTS]; m\(index)_forward(in, out); show(out, M\(index)_OUTPUTS); }\n"
+            }
+        }
+        program += "    return 0;\n}\n"
+        try program.write(to: folder.appendingPathComponent("main.c"), atomically: true, encoding: .utf8)
+        let cc = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1", "main.c", "-o", "main", "-lm"], in: folder)
+        try #require(cc.exited && cc.status == 0, "cc failed: \(cc.stderr.prefix(2000))")
+        let run = try runProcess(folder.appendingPathComponent("main"), [], in: folder)
+        var printed = run.stdout.split(separator: "\n").compactMap { Double($0) }[...]
+        for (fixture, model) in models {
+            let actual = fixture.inputs.map { input in
+                let outputs = Array(printed.prefix(model.plan.outputUnits.count))
+                printed = printed.dropFirst(outputs.count)
+                // Read as Model.prediction reads its own outputs: softmax of the logits.
+                let prediction = Prediction(input: input, outputs: outputs, loss: model.plan.loss, classNames: [])
+                return model.plan.loss == .softmaxCrossEntropy ? prediction.probabilities ?? [] : outputs
+            }
+            expectClose(actual, fixture.outputs, tolerance: fixture.tolerance, "C of \(fixture.file)")
+        }
+        #expect(printed.isEmpty)
+    }
+
+    /// What each rejected fixture's one diagnostic says (the node and op type where there is one).
+    static let rejections: [(file: String, message: String)] = [
+        ("invalid_conv.onnx", "node 'conv1' (Conv): the op is not supported"),
+        ("invalid_leaky_alpha.onnx", "node 'leaky1' (LeakyRelu): alpha 0.2 is not supported"),
+        ("invalid_two_outputs.onnx", "the graph has 2 outputs ('y', 'g'); bpc imports a graph with exactly one output"),
+        ("invalid_external_data.onnx", "node 'fc1' (Gemm): initializer 'B' keeps its data in 'weights.bin' (external data)"),
+        ("invalid_initializer_size.onnx", "node 'fc1' (Gemm): initializer 'B' has 12 bytes of raw_data, but its dims [2, 2] of FLOAT need 16"),
+        ("invalid_weight_shape.onnx", "node 'fc1' (Gemm): B has shape [2, 3] (transposed) but A has 2 values per row"),
+        ("invalid_order.onnx", "node 'relu1' (Relu): it uses 'g' before node 'fc1' (Gemm) produces it"),
+        ("invalid_float16.onnx", "node 'fc1' (Gemm): initializer 'B' is FLOAT16"),
+        ("invalid_nan_bias.onnx", "node 'fc1' (Gemm): C ('C') holds nan at index 1"),
+        ("invalid_domain.onnx", "node 'gelu1' (Gelu): its domain 'com.microsoft' is not ai.onnx"),
+        ("hostile/dims_overflow.onnx", "node 'fc1' (Gemm): initializer 'B' has impossible dims"),
+        ("hostile/negative_dims.onnx", "node 'fc1' (Gemm): initializer 'B' has impossible dims"),
+        ("hostile/huge_input.onnx", "the graph input 'x' of shape [N, 100000, 100000] has more than"),
+        ("hostile/reshape_overflow.onnx", "node 'reshape' (Reshape): the shape [0, 4611686018427387904, 4611686018427387904, -1] does not keep"),
+        ("hostile/cycle.onnx", "node 'first' (Relu): it uses 'b' before node 'second' (Add) produces it"),
+    ]
+
+    @Test("an invalid or hostile model is rejected with one diagnostic naming the node and what is wrong",
+          arguments: rejections.map(\.file))
+    func invalidModelsAreRejected(_ file: String) throws {
+        let path = onnxFixtures.appendingPathComponent(file).path
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let message = try #require(Self.rejections.first { $0.file == file }?.message)
+        let failure = #expect(throws: ImportFailure.self) {
+            _ = try ONNXImporter.assemble(bytes: bytes, file: path, specPath: "x.yaml", name: "x")
+        }
+        #expect(failure?.diagnostics.count == 1)
+        #expect(failure?.diagnostics.first?.file == path)
+        #expect(failure?.diagnostics.first?.position == nil)
+        #expect(failure?.description.contains(message) == true, "\(failure?.description ?? "")")
+    }
+
+    @Test("every invalid and hostile fixture has its expected rejection")
+    func rejectionsListEveryFixture() throws {
+        let invalid = try FileManager.default.contentsOfDirectory(atPath: onnxFixtures.path).filter { $0.hasPrefix("invalid_") }
+        let hostile = try FileManager.default.contentsOfDirectory(atPath: onnxFixtures.appendingPathComponent("hostile").path).map { "hostile/\($0)" }
+        #expect(Set(Self.rejections.map(\.file)) == Set(invalid + hostile))
+    }
+
+    @Test("bytes that are not an ONNX model are rejected")
+    func garbageIsRejected() {
+        let failure = #expect(throws: ImportFailure.self) {
+            _ = try ONNXImporter.assemble(bytes: Array("name: not onnx\n".utf8), file: "x.onnx", specPath: "x.yaml", name: "x")
+        }
+        #expect(failure?.description.contains("not an ONNX model") == true)
+    }
+}
+
+/// Truncated and mutated fixtures: the importer must answer each with a spec or an
+/// ImportFailure, and an imported spec must load or be refused, never trap.
+@Suite("ONNX import of hostile bytes") struct ONNXHostileInputTests {
+    static func fixtureBytes() throws -> [[UInt8]] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: onnxFixtures.path).filter { $0.hasSuffix(".onnx") }.sorted()
+        return try names.map { [UInt8](try Data(contentsOf: onnxFixtures.appendingPathComponent($0))) }
+    }
+
+    /// Imports `bytes`; when that succeeds, loads the spec and runs it once.
+    static func survive(_ bytes: [UInt8]) {
+        guard let assembly = try? ONNXImporter.assemble(bytes: bytes, file: "hostile.onnx", specPath: "h.yaml", name: "h"),
+              let model = try? Model(yaml: assembly.yaml, path: "h.yaml") else { return }
+        _ = try? model.predict(Array(repeating: 0.5, count: model.plan.inputUnits.count))
+    }
+
+    @Test("every fixture cut at forty points is imported or rejected without a crash")
+    func truncatedFixtures() throws {
+        for bytes in try Self.fixtureBytes() {
+            for cut in 0..<40 { Self.survive(Array(bytes.prefix(bytes.count * cut / 40))) }
+        }
+    }
+
+    @Test("three thousand random byte mutations are imported or rejected without a crash")
+    func mutatedFixtures() throws {
+        let fixtures = try Self.fixtureBytes()
+        var generator = SeededGenerator(seed: 20240601)
+        for _ in 0..<3000 {
+            var bytes = fixtures[generator.nextIndex(below: fixtures.count)]
+            for _ in 0...generator.nextIndex(below: 4) {
+                bytes[generator.nextIndex(below: bytes.count)] = UInt8(generator.nextIndex(below: 256))
+            }
+            Self.survive(bytes)
+        }
+    }
+}
+
+/// The committed outputs, checked again against a live onnxruntime (and onnx's checker).
+@Suite("ONNX import against onnxruntime", .enabled(if: ONNXOracle.isAvailable))
+struct ONNXImportOracleTests {
+    /// The oracle feeds rows, so models whose input has more than one dimension per sample
+    /// (flatten.onnx) are checked only against the committed outputs.
+    @Test("every imported fixture predicts what a live onnxruntime computes, and onnx's checker accepts it")
+    func predictionsMatchLiveOnnxruntime() throws {
+        let fixtures = ONNXFixture.all.filter { $0.shape.count == 1 }
+        let answers = try ONNXOracle.run(fixtures.map { (URL(fileURLWithPath: $0.path), [$0.input: $0.inputs]) })
+        #expect(answers.count == fixtures.count)
+        for (fixture, answer) in zip(fixtures, answers) {
+            #expect(answer.checker == "ok", "\(fixture.file): \(answer.checker)")
+            let live = try #require(answer.outputs?[fixture.output], "\(fixture.file): \(answer.error ?? "no output")")
+            let model = try importONNX(fixture.path).model
+            let actual = try fixture.inputs.map { try graphOutputs(of: model, for: $0) }
+            expectClose(actual, live, tolerance: fixture.tolerance, "live \(fixture.file)")
+        }
+    }
+}

@@ -1,0 +1,277 @@
+"""Writes the ONNX import fixtures under Tests/Fixtures/onnx/ (run once; CI does not run it):
+
+    python scripts/onnx/make-fixtures.py
+
+Needs numpy, onnx, onnxruntime and torch (CPU). The models come from the three places bpc's
+importer reads: PyTorch's exporter (small MLPs trained here with a fixed seed), onnx.helper
+(one model per supported op and attribute), and hand-broken copies the importer must reject.
+expected.json holds onnxruntime's outputs for fixed inputs, so that the Swift tests compare
+bpc with onnxruntime without Python.
+"""
+import json
+import os
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+OUT = os.path.join(ROOT, "Tests", "Fixtures", "onnx")
+OPSET = 17
+rng = np.random.default_rng(20240601)
+
+
+def save(model, name):
+    path = os.path.join(OUT, name)
+    onnx.save(model, path)
+    assert os.path.getsize(path) < 50_000, name
+    return path
+
+
+def graph_model(nodes, inputs, outputs, initializers, name, opset=OPSET):
+    graph = helper.make_graph(nodes, name, inputs, outputs, initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="bpc make-fixtures")
+    model.ir_version = 8
+    return model
+
+
+def weights(name, *shape, dtype=np.float32, scale=0.8):
+    return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(dtype), name)
+
+
+def run(path, rows, dtype):
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    feed = np.asarray(rows, dtype=dtype)
+    (output,) = session.run(None, {session.get_inputs()[0].name: feed})
+    return np.asarray(output, dtype=np.float64).reshape(len(rows), -1).tolist()
+
+
+def trained_torch_models():
+    """Two MLPs trained on an iris-like set (three Gaussian clusters in 4-D)."""
+    torch.manual_seed(7)
+    centres = torch.tensor([[5.0, 3.4, 1.5, 0.2], [5.9, 2.8, 4.3, 1.3], [6.6, 3.0, 5.6, 2.0]])
+    labels = torch.arange(3).repeat_interleave(50)
+    features = centres[labels] + 0.3 * torch.randn(150, 4)
+
+    classifier = torch.nn.Sequential()
+    classifier.add_module("fc1", torch.nn.Linear(4, 8))
+    classifier.add_module("act1", torch.nn.ReLU())
+    classifier.add_module("fc2", torch.nn.Linear(8, 8))
+    classifier.add_module("act2", torch.nn.Tanh())
+    classifier.add_module("fc3", torch.nn.Linear(8, 3))
+    optimiser = torch.optim.Adam(classifier.parameters(), lr=0.02)
+    for _ in range(300):
+        optimiser.zero_grad()
+        loss = torch.nn.functional.cross_entropy(classifier(features), labels)
+        loss.backward()
+        optimiser.step()
+    exported = torch.nn.Sequential(classifier, torch.nn.Softmax(dim=-1)).eval()
+
+    regressor = torch.nn.Sequential()
+    regressor.add_module("hidden", torch.nn.Linear(4, 6))
+    regressor.add_module("leaky", torch.nn.LeakyReLU())  # slope 0.01, bpc's leaky_relu
+    regressor.add_module("dropout", torch.nn.Dropout(0.25))
+    regressor.add_module("out", torch.nn.Linear(6, 2))
+    targets = torch.stack([features[:, 2] - features[:, 0], features[:, 1] * 0.5], dim=1)
+    optimiser = torch.optim.Adam(regressor.parameters(), lr=0.02)
+    for _ in range(300):
+        optimiser.zero_grad()
+        loss = torch.nn.functional.mse_loss(regressor(features), targets)
+        loss.backward()
+        optimiser.step()
+    regressor.eval()
+
+    example = features[:2]
+    for model, name, output in ((exported, "torch_iris_softmax.onnx", "probabilities"),
+                                (regressor, "torch_regression.onnx", "prediction")):
+        torch.onnx.export(model, (example,), os.path.join(OUT, name), input_names=["features"], output_names=[output],
+                          dynamic_axes={"features": {0: "batch"}, output: {0: "batch"}}, opset_version=OPSET,
+                          dynamo=False)
+    return features[::37].tolist()
+
+
+def helper_models():
+    """Models written with onnx.helper, each exercising ops and attributes the exporters vary."""
+    f, d = TensorProto.FLOAT, TensorProto.DOUBLE
+    models = {}
+
+    # A binary classifier as Keras-through-tf2onnx writes it: MatMul then Add, final Sigmoid.
+    models["matmul_add_sigmoid.onnx"] = graph_model(
+        [helper.make_node("MatMul", ["x", "W1"], ["m1"], name="dense/MatMul"),
+         helper.make_node("Add", ["m1", "b1"], ["a1"], name="dense/BiasAdd"),
+         helper.make_node("Relu", ["a1"], ["h1"], name="dense/Relu"),
+         helper.make_node("MatMul", ["h1", "W2"], ["m2"], name="dense_1/MatMul"),
+         helper.make_node("Add", ["b2", "m2"], ["a2"], name="dense_1/BiasAdd"),
+         helper.make_node("Sigmoid", ["a2"], ["y"], name="dense_1/Sigmoid")],
+        [helper.make_tensor_value_info("x", f, ["N", 3])], [helper.make_tensor_value_info("y", f, ["N", 1])],
+        [weights("W1", 3, 5), weights("b1", 5), weights("W2", 5, 1), weights("b2", 1)], "keras_like")
+
+    # Gemm with transB = 0, alpha and beta, a [1, M] bias; LeakyRelu with the default slope,
+    # written out; a bias given by a Constant node; Gemm with transB = 1 and no C.
+    models["gemm_alpha_beta.onnx"] = graph_model(
+        [helper.make_node("Gemm", ["x", "B1", "C1"], ["g1"], name="g1", alpha=0.5, beta=2.0, transB=0),
+         helper.make_node("LeakyRelu", ["g1"], ["l1"], name="leaky", alpha=0.01),
+         helper.make_node("Constant", [], ["C2"], name="c2",
+                          value=numpy_helper.from_array(np.array([0.25, -0.5], dtype=np.float32))),
+         helper.make_node("Gemm", ["l1", "B2"], ["g2"], name="g2", transB=1),
+         helper.make_node("Add", ["g2", "C2"], ["y"], name="bias2")],
+        [helper.make_tensor_value_info("x", f, ["N", 4])], [helper.make_tensor_value_info("y", f, ["N", 2])],
+        [weights("B1", 4, 6), weights("C1", 1, 6), weights("B2", 2, 6)], "gemm")
+
+    models["softplus.onnx"] = graph_model(
+        [helper.make_node("Gemm", ["x", "B1", "C1"], ["g1"], name="fc1", transB=1),
+         helper.make_node("Softplus", ["g1"], ["s1"], name="soft"),
+         helper.make_node("Dropout", ["s1"], ["d1"], name="drop"),  # inference: passes its input through
+         helper.make_node("Gemm", ["d1", "B2", "C2"], ["y"], name="fc2", transB=1)],
+        [helper.make_tensor_value_info("x", f, ["N", 2])], [helper.make_tensor_value_info("y", f, ["N", 2])],
+        [weights("B1", 3, 2), weights("C1", 3), weights("B2", 2, 3), weights("C2", 2)], "softplus")
+
+    # A [N, 2, 2] input flattened row-major, then a Reshape to [-1, 4] that changes nothing.
+    models["flatten.onnx"] = graph_model(
+        [helper.make_node("Flatten", ["image"], ["flat"], name="flatten", axis=1),
+         helper.make_node("Gemm", ["flat", "B1", "C1"], ["g1"], name="fc1", transB=1),
+         helper.make_node("Tanh", ["g1"], ["t1"], name="tanh1"),
+         helper.make_node("Reshape", ["t1", "shape"], ["r1"], name="reshape"),
+         helper.make_node("Gemm", ["r1", "B2", "C2"], ["y"], name="fc2", transB=1)],
+        [helper.make_tensor_value_info("image", f, ["N", 2, 2])], [helper.make_tensor_value_info("y", f, ["N", 3])],
+        [weights("B1", 4, 4), weights("C1", 4), numpy_helper.from_array(np.array([-1, 4], dtype=np.int64), "shape"),
+         weights("B2", 3, 4), weights("C2", 3)], "flatten")
+
+    # A residual block: h2 = tanh(fc2(h1)) + h1, whose sum is a new layer of identity units;
+    # an activation on realized units (h1 is used twice), an Identity, units + constant.
+    models["residual.onnx"] = graph_model(
+        [helper.make_node("Gemm", ["x", "B1", "C1"], ["g1"], name="fc1", transB=1),
+         helper.make_node("Relu", ["g1"], ["h1"], name="relu1"),
+         helper.make_node("Gemm", ["h1", "B2", "C2"], ["g2"], name="fc2", transB=1),
+         helper.make_node("Tanh", ["g2"], ["t2"], name="tanh2"),
+         helper.make_node("Add", ["t2", "h1"], ["s"], name="skip"),
+         helper.make_node("Sigmoid", ["h1"], ["gate"], name="gate"),
+         helper.make_node("Identity", ["gate"], ["gate2"], name="same"),
+         helper.make_node("Add", ["gate2", "shift"], ["shifted"], name="shift"),
+         helper.make_node("Add", ["s", "shifted"], ["s2"], name="merge"),
+         helper.make_node("Gemm", ["s2", "B3", "C3"], ["y"], name="fc3", transB=1),
+         helper.make_node("Identity", ["y"], ["out"], name="out")],
+        [helper.make_tensor_value_info("x", f, ["N", 3])], [helper.make_tensor_value_info("out", f, ["N", 2])],
+        [weights("B1", 4, 3), weights("C1", 4), weights("B2", 4, 4), weights("C2", 4), weights("shift", 4),
+         weights("B3", 2, 4), weights("C3", 2)], "residual")
+
+    # binary64 throughout (weights, input and arithmetic), ending in a softmax over three classes.
+    models["double_softmax.onnx"] = graph_model(
+        [helper.make_node("MatMul", ["x", "W1"], ["m1"], name="layer_a"),
+         helper.make_node("Add", ["m1", "b1"], ["a1"], name="bias_a"),
+         helper.make_node("Tanh", ["a1"], ["h1"], name="tanh_a"),
+         helper.make_node("Gemm", ["h1", "W2", "b2"], ["logits"], name="layer_b", transB=1, beta=0.75),
+         helper.make_node("Softmax", ["logits"], ["p"], name="softmax", axis=-1)],
+        [helper.make_tensor_value_info("x", d, ["N", 3])], [helper.make_tensor_value_info("p", d, ["N", 3])],
+        [weights("W1", 3, 4, dtype=np.float64), weights("b1", 4, dtype=np.float64),
+         weights("W2", 3, 4, dtype=np.float64), weights("b2", 3, dtype=np.float64)], "double")
+    for model in models.values():
+        onnx.checker.check_model(model, full_check=True)
+    return models
+
+
+def invalid_models():
+    """Models the importer must reject, each with one thing wrong."""
+    f = TensorProto.FLOAT
+    x = helper.make_tensor_value_info("x", f, ["N", 2])
+    y = helper.make_tensor_value_info("y", f, ["N", 2])
+    gemm = helper.make_node("Gemm", ["x", "B", "C"], ["g"], name="fc1", transB=1)
+    base = [weights("B", 2, 2), weights("C", 2)]
+    models = {}
+    models["invalid_conv.onnx"] = graph_model(
+        [gemm, helper.make_node("Conv", ["g", "K"], ["y"], name="conv1")], [x], [y], base + [weights("K", 2, 2, 1)], "conv")
+    models["invalid_leaky_alpha.onnx"] = graph_model(
+        [gemm, helper.make_node("LeakyRelu", ["g"], ["y"], name="leaky1", alpha=0.2)], [x], [y], base, "leaky")
+    models["invalid_two_outputs.onnx"] = graph_model(
+        [gemm, helper.make_node("Relu", ["g"], ["y"], name="relu1")], [x],
+        [y, helper.make_tensor_value_info("g", f, ["N", 2])], base, "two")
+    external = weights("B", 2, 2)
+    external.ClearField("raw_data")
+    external.ClearField("float_data")
+    external.data_location = TensorProto.EXTERNAL
+    external.external_data.add(key="location", value="weights.bin")
+    models["invalid_external_data.onnx"] = graph_model(
+        [gemm, helper.make_node("Relu", ["g"], ["y"], name="relu1")], [x], [y], [external, weights("C", 2)], "external")
+    short = weights("B", 2, 2)
+    short.raw_data = short.raw_data[:12]
+    models["invalid_initializer_size.onnx"] = graph_model(
+        [gemm, helper.make_node("Relu", ["g"], ["y"], name="relu1")], [x], [y], [short, weights("C", 2)], "short")
+    models["invalid_weight_shape.onnx"] = graph_model(
+        [gemm, helper.make_node("Relu", ["g"], ["y"], name="relu1")], [x], [y], [weights("B", 2, 3), weights("C", 2)], "shape")
+    models["invalid_order.onnx"] = graph_model(
+        [helper.make_node("Relu", ["g"], ["y"], name="relu1"), gemm], [x], [y], base, "order")
+    models["invalid_float16.onnx"] = graph_model(
+        [gemm, helper.make_node("Relu", ["g"], ["y"], name="relu1")], [x], [y],
+        [weights("B", 2, 2, dtype=np.float16), weights("C", 2)], "half")
+    nan = numpy_helper.from_array(np.array([0.5, np.nan], dtype=np.float32), "C")
+    models["invalid_nan_bias.onnx"] = graph_model(
+        [gemm, helper.make_node("Relu", ["g"], ["y"], name="relu1")], [x], [y], [weights("B", 2, 2), nan], "nan")
+    models["invalid_domain.onnx"] = graph_model(
+        [gemm, helper.make_node("Gelu", ["g"], ["y"], name="gelu1", domain="com.microsoft")], [x], [y], base, "domain")
+    return models
+
+
+def hostile_models():
+    """Models whose sizes would make a careless reader allocate, overflow or trap."""
+    f = TensorProto.FLOAT
+    x = helper.make_tensor_value_info("x", f, ["N", 2])
+    y = helper.make_tensor_value_info("y", f, ["N", 2])
+    gemm = helper.make_node("Gemm", ["x", "B"], ["y"], name="fc1", transB=1)
+    models = {}
+    huge = weights("B", 2, 2)
+    del huge.dims[:]
+    huge.dims.extend([2 ** 62, 4])
+    models["dims_overflow.onnx"] = graph_model([gemm], [x], [y], [huge], "overflow")
+    negative = weights("B", 2, 2)
+    del negative.dims[:]
+    negative.dims.extend([-2, -2])
+    models["negative_dims.onnx"] = graph_model([gemm], [x], [y], [negative], "negative")
+    models["huge_input.onnx"] = graph_model(
+        [helper.make_node("Flatten", ["x"], ["f"], name="flat"), helper.make_node("Relu", ["f"], ["y"], name="relu")],
+        [helper.make_tensor_value_info("x", f, ["N", 100000, 100000])], [y], [], "huge")
+    models["reshape_overflow.onnx"] = graph_model(
+        [helper.make_node("Reshape", ["x", "shape"], ["r"], name="reshape"), helper.make_node("Relu", ["r"], ["y"], name="relu")],
+        [x], [y], [numpy_helper.from_array(np.array([0, 2 ** 62, 2 ** 62, -1], dtype=np.int64), "shape")], "reshape")
+    cycle = [helper.make_node("Relu", ["b"], ["a"], name="first"), helper.make_node("Add", ["a", "x"], ["b"], name="second"),
+             helper.make_node("Identity", ["b"], ["y"], name="out")]
+    models["cycle.onnx"] = graph_model(cycle, [x], [y], [], "cycle")
+    return models
+
+
+def entry(name, precision, shape, inputs, outputs):
+    model = onnx.load(os.path.join(OUT, name))
+    return {"file": name, "precision": precision, "input": model.graph.input[0].name,
+            "output": model.graph.output[0].name, "shape": shape, "inputs": inputs, "outputs": outputs}
+
+
+def main():
+    expected = {"models": []}
+    rows = trained_torch_models()
+    for name in ("torch_iris_softmax.onnx", "torch_regression.onnx"):
+        path = os.path.join(OUT, name)
+        assert os.path.getsize(path) < 50_000, name
+        expected["models"].append(entry(name, "float", [4], rows, run(path, rows, np.float32)))
+    widths = {"matmul_add_sigmoid.onnx": [3], "gemm_alpha_beta.onnx": [4], "softplus.onnx": [2],
+              "flatten.onnx": [2, 2], "residual.onnx": [3], "double_softmax.onnx": [3]}
+    for name, model in helper_models().items():
+        path = save(model, name)
+        double = model.graph.input[0].type.tensor_type.elem_type == TensorProto.DOUBLE
+        shape = widths[name]
+        # Inputs exact in the model's precision, so that bpc and onnxruntime see the same numbers.
+        inputs = (rng.standard_normal((4, *shape)) * 1.5).astype(np.float64 if double else np.float32).astype(np.float64).tolist()
+        outputs = run(path, inputs, np.float64 if double else np.float32)
+        flat = np.asarray(inputs).reshape(4, -1).tolist()
+        expected["models"].append(entry(name, "double" if double else "float", shape, flat, outputs))
+    for name, model in invalid_models().items():
+        save(model, name)
+    os.makedirs(os.path.join(OUT, "hostile"), exist_ok=True)
+    for name, model in hostile_models().items():
+        save(model, os.path.join("hostile", name))
+    with open(os.path.join(OUT, "expected.json"), "w") as file:
+        json.dump(expected, file, indent=1)
+        file.write("\n")
+
+
+main()
