@@ -121,4 +121,33 @@ struct InteropCommandTests {
         let loaded = try bpc(["compile", spec])
         #expect(loaded.status == 0, "\(loaded.stderr)")
     }
+
+    @Test("a network trained in PyTorch, imported with bpc import onnx, predicts with bpc predict what onnxruntime computed")
+    func importPyTorch() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let spec = folder.appendingPathComponent("iris.yaml").path
+        let imported = try bpc(["import", "onnx", "Tests/Fixtures/onnx/torch_iris_softmax.onnx", "-o", spec])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        // onnxruntime's outputs (the softmax probabilities), recorded when the fixture was made.
+        let recorded = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("Tests/Fixtures/onnx/expected.json"))) as? [String: Any])
+        let models = try #require(recorded["models"] as? [[String: Any]])
+        let torch = try #require(models.first { $0["file"] as? String == "torch_iris_softmax.onnx" })
+        let inputs = try #require(torch["inputs"] as? [[Double]])
+        let outputs = try #require(torch["outputs"] as? [[Double]])
+        try #require(!inputs.isEmpty && inputs.count == outputs.count)
+        var arguments = ["predict", spec, "--json"]
+        for input in inputs { arguments += ["--input", input.map { "\($0)" }.joined(separator: ",")] }
+        let predicted = try bpc(arguments)
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(predicted.stdout.utf8)) as? [String: Any])
+        let predictions = try #require(object["predictions"] as? [[String: Any]])
+        try #require(predictions.count == outputs.count)
+        for (prediction, want) in zip(predictions, outputs) {
+            let probabilities = try #require(prediction["probabilities"] as? [Double])
+            // A binary32 network: onnxruntime computed in binary32, bpc in binary64.
+            #expect(probabilities.count == want.count && zip(probabilities, want).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) },
+                    "\(probabilities) vs \(want)")
+        }
+    }
 }
