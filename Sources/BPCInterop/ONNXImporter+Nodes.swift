@@ -73,10 +73,12 @@ struct ONNXNode {
 }
 
 /// A decoded constant: weights converted to binary64 (exactly, from FLOAT or DOUBLE), or the
-/// INT64 numbers of a shape.
+/// integers of a shape (INT64) or of Gather's indices (INT64 or INT32).
 struct ONNXTensor {
     var dims: [Int]
     var isReal: Bool
+    /// INT32 integers, which Gather's indices may be but a Reshape's shape may not.
+    var isInt32 = false
     var values: [Double] = []
     var integers: [Int64] = []
 
@@ -126,12 +128,18 @@ enum ONNXTensors {
         switch type {
         case .float?: size = 4
         case .double?, .int64?: size = 8
+        case .int32?: size = 4
         case .float16?, .bfloat16?:
             throw node.fail("\(origin) is \(typeName(proto.dataType)); bpc computes in binary64 and reads FLOAT or DOUBLE weights (onnxruntime would compute this model in half precision): convert it to float32 first")
         default:
             throw node.fail("\(origin) has element type \(typeName(proto.dataType)), which bpc does not read")
         }
-        let typed = type == .float ? proto.floatData.count : type == .double ? proto.doubleData.count : proto.int64Data.count
+        let typed = switch type {
+        case .float?: proto.floatData.count
+        case .double?: proto.doubleData.count
+        case .int32?: proto.int32Data.count
+        default: proto.int64Data.count
+        }
         let raw = proto.rawData
         if !raw.isEmpty {
             guard typed == 0 else { throw node.fail("\(origin) has both raw_data and typed data") }
@@ -141,11 +149,12 @@ enum ONNXTensors {
         } else if typed != count {
             throw node.fail("\(origin) holds \(typed) values, but its dims \(dims) need \(count)")
         }
-        var tensor = ONNXTensor(dims: dims, isReal: type != .int64)
+        var tensor = ONNXTensor(dims: dims, isReal: type != .int64 && type != .int32, isInt32: type == .int32)
         if raw.isEmpty {
             switch type {
             case .float?: tensor.values = proto.floatData.map { Double($0) }
             case .double?: tensor.values = proto.doubleData
+            case .int32?: tensor.integers = proto.int32Data.map { Int64($0) }
             default: tensor.integers = proto.int64Data
             }
             return tensor
@@ -159,6 +168,7 @@ enum ONNXTensors {
         switch type {
         case .float?: tensor.values = (0..<count).map { Double(Float(bitPattern: UInt32(word($0, 4)))) }
         case .double?: tensor.values = (0..<count).map { Double(bitPattern: word($0, 8)) }
+        case .int32?: tensor.integers = (0..<count).map { Int64(Int32(bitPattern: UInt32(word($0, 4)))) }
         default: tensor.integers = (0..<count).map { Int64(bitPattern: word($0, 8)) }
         }
         return tensor

@@ -13,11 +13,17 @@ import Foundation
 /// exact because 1 * z + 0 = z. A final Softmax or Sigmoid becomes the loss (softmax or binary
 /// cross-entropy); any other graph is a regression with half squared error.
 ///
-/// Supported: Gemm (transA = 0), MatMul, Add, Relu, LeakyRelu (slope 0.01), Sigmoid, Tanh,
-/// Softplus, Identity, Dropout (inference: it passes its input through, as onnxruntime does
-/// without training_mode), Flatten and Reshape that keep the batch dimension, Constant, and a
-/// final Softmax over the last axis. Every other op, and anything whose meaning would change
-/// in a bpc network, is rejected with the node's name and op type.
+/// Supported: several graph inputs (each an input group; bpc's `x[0]`, `x[1]`, ... one group
+/// `x`) and outputs (the spec's outputs in order, distinct units), Gemm (transA = 0), MatMul,
+/// Add and Sub, Mul and Div (by a power of two) of units by constants (exact: bpc's input
+/// normalisation comes back as two groups), Concat and Gather along axis 1 (no new units),
+/// Relu, LeakyRelu (slope 0.01), Sigmoid, Tanh, Softplus, SiLU as Mul(a, Sigmoid(a)) and
+/// bpc's binary64 leaky ReLU and softplus subgraphs, Identity, Dropout (inference: it passes
+/// its input through, as onnxruntime does without training_mode), Flatten and Reshape that keep
+/// the batch dimension, Constant, and Softmax over the last axis as the only output or as the
+/// probabilities of the other outputs. `bpc.loss` in the metadata is used where the graph
+/// allows it (else ignored). Every other op, and anything whose meaning would change in a bpc
+/// network, is rejected with the node's name and op type.
 public enum ONNXImporter {
     /// - Parameters:
     ///   - bytes: the serialized `ModelProto` (a `.onnx` file, with its weights inside).
@@ -101,14 +107,32 @@ struct ONNXGraphReader {
     let graph: Onnx_GraphProto
     /// The ai.onnx operator set version (Softmax's default axis depends on it).
     let opset: Int64
-    let outputName: String
+    /// The graph outputs, in order.
+    let outputNames: [String]
+    /// The model's `metadata_props`: bpc's exporter writes `bpc.loss` there, which says what
+    /// the graph cannot (half squared error over sigmoid outputs, for one).
+    let metadata: [String: String]
     var values: [String: ONNXValue] = [:]
     /// How many node inputs (and graph outputs) name each value.
     var consumers: [String: Int] = [:]
-    /// Whether each node leads to the graph output.
+    /// The node defining each value a node defines.
+    var producer: [String: Int] = [:]
+    /// Whether each node leads to a graph output.
     var live: [Bool] = []
     var layers: [ONNXLayer] = []
-    var softmaxOutput = false
+    /// How many of `layers`, the first, hold the graph inputs.
+    var inputLayerCount = 0
+    /// The graph outputs that a Softmax computes; their values are bound to its logits.
+    var softmaxOutputs: Set<String> = []
+    /// Nodes that end an activation written as a subgraph (SiLU as Mul(a, Sigmoid(a)), bpc's
+    /// binary64 leaky ReLU and softplus), with the value the activation applies to; the other
+    /// nodes of those subgraphs are in `absorbed` and are not read.
+    var fused: [Int: (input: String, activation: Activation)] = [:]
+    var absorbed: Set<Int> = []
+    /// Units in the layers and in the unit lists Concat and Gather build so far: bounded by
+    /// the spec's limit, so that a small file cannot make the reader allocate without bound
+    /// (one Gather of a million indices used by a thousand nodes).
+    var unitBudget = 0
 
     init(model: Onnx_ModelProto, file: String) throws(ImportFailure) {
         self.file = file
@@ -120,6 +144,9 @@ struct ONNXGraphReader {
             throw ImportFailure(file: file, "the model imports no ai.onnx operator set (opset_import)")
         }
         opset = version
+        var metadata: [String: String] = [:]
+        for entry in model.metadataProps where metadata[entry.key] == nil { metadata[entry.key] = entry.value }
+        self.metadata = metadata
         if !graph.sparseInitializer.isEmpty {
             throw ImportFailure(file: file, "sparse initializers ('\(graph.sparseInitializer[0].values.name)') are not supported; store the weights densely")
         }
@@ -133,25 +160,83 @@ struct ONNXGraphReader {
         }
         // Old exporters list the initializers among the graph's inputs too.
         let inputs = graph.input.filter { constants[$0.name] == nil }
-        guard inputs.count == 1 else {
-            throw ImportFailure(file: file, "the graph has \(inputs.count) inputs (\(Self.quotedList(inputs.map(\.name)))); bpc imports a graph with exactly one input")
+        guard !inputs.isEmpty else {
+            throw ImportFailure(file: file, "the graph has no input (besides initializers); bpc imports a network computed from its inputs")
         }
-        guard graph.output.count == 1 else {
-            throw ImportFailure(file: file, "the graph has \(graph.output.count) outputs (\(Self.quotedList(graph.output.map(\.name)))); bpc imports a graph with exactly one output")
+        guard !graph.output.isEmpty else { throw ImportFailure(file: file, "the graph has no output") }
+        outputNames = graph.output.map(\.name)
+        guard inputs.allSatisfy({ !$0.name.isEmpty }), outputNames.allSatisfy({ !$0.isEmpty }) else {
+            throw ImportFailure(file: file, "the graph's inputs and outputs need names")
         }
-        outputName = graph.output[0].name
-        guard !inputs[0].name.isEmpty, !outputName.isEmpty else {
-            throw ImportFailure(file: file, "the graph's input and output need names")
+        if let twice = Self.firstRepeated(inputs.map(\.name)) {
+            throw ImportFailure(file: file, "the graph lists the input '\(twice)' twice")
+        }
+        if let twice = Self.firstRepeated(outputNames) {
+            throw ImportFailure(file: file, "the graph lists the output '\(twice)' twice; bpc's output units are distinct")
         }
         values = constants
-        try readInput(inputs[0])
+        try readInputs(inputs)
         try checkNames()
+        findFusedActivations()
+    }
+
+    static func firstRepeated(_ names: [String]) -> String? {
+        var seen: Set<String> = []
+        return names.first { !seen.insert($0).inserted }
     }
 
     // MARK: The graph's structure
 
-    /// The graph input's units: [N, d1, ..., dk] gives d1 * ... * dk units, row-major.
-    private mutating func readInput(_ input: Onnx_ValueInfoProto) throws(ImportFailure) {
+    /// The graph inputs' units, each input an input group in order: [N, d1, ..., dk] gives
+    /// d1 * ... * dk units, row-major. Consecutive inputs `x[0]`, `x[1]`, ... of shape [N, 1]
+    /// (how bpc's exporter writes a group of input units) become the one group `x` again.
+    private mutating func readInputs(_ inputs: [Onnx_ValueInfoProto]) throws(ImportFailure) {
+        var shapes: [[Int]] = []
+        var total = 0
+        let limit = Limits().maxUnits
+        for input in inputs {
+            let shape = try inputShape(input)
+            guard let count = ONNXTensors.product(shape), count <= limit - total else {
+                throw ImportFailure(file: file, "the graph input '\(input.name)' of shape \(Self.unitsShape(shape)) has more than \(limit) units\(total > 0 ? " with the inputs before it" : "")")
+            }
+            total += count
+            shapes.append(shape)
+        }
+        var position = 0
+        while position < inputs.count {
+            if let base = Self.memberBase(inputs[position].name, index: 0), shapes[position] == [1] {
+                var length = 1
+                while position + length < inputs.count, shapes[position + length] == [1],
+                      inputs[position + length].name == "\(base)[\(length)]" {
+                    length += 1
+                }
+                let layer = layers.count
+                layers.append(ONNXLayer(name: base, count: length))
+                for member in 0..<length {
+                    values[inputs[position + member].name] = .units(ONNXUnits(units: [ONNXUnit(layer: layer, index: member)], shape: [1], openLayer: nil))
+                }
+                position += length
+            } else {
+                let count = ONNXTensors.product(shapes[position]) ?? 0
+                let layer = layers.count
+                layers.append(ONNXLayer(name: inputs[position].name, count: count))
+                values[inputs[position].name] = .units(ONNXUnits(units: Self.units(ofLayer: layer, count: count), shape: shapes[position], openLayer: nil))
+                position += 1
+            }
+        }
+        inputLayerCount = layers.count
+        unitBudget = total
+    }
+
+    /// `x` for the name `x[index]`, bpc's name of a group's member.
+    static func memberBase(_ name: String, index: Int) -> String? {
+        let suffix = "[\(index)]"
+        guard name.hasSuffix(suffix), name.count > suffix.count else { return nil }
+        return String(name.dropLast(suffix.count))
+    }
+
+    /// The shape of one graph input without its batch dimension.
+    private func inputShape(_ input: Onnx_ValueInfoProto) throws(ImportFailure) -> [Int] {
         let what = "the graph input '\(input.name)'"
         guard case .tensorType(let tensor)? = input.type.value else {
             throw ImportFailure(file: file, "\(what) is not a tensor")
@@ -170,17 +255,12 @@ struct ONNXGraphReader {
             }
             shape.append(Int(size))
         }
-        guard let count = ONNXTensors.product(shape), count <= Limits().maxUnits else {
-            throw ImportFailure(file: file, "\(what) of shape \(Self.unitsShape(shape)) has more than \(Limits().maxUnits) units")
-        }
-        layers.append(ONNXLayer(name: input.name, count: count))
-        values[input.name] = .units(ONNXUnits(units: Self.units(ofLayer: 0, count: count), shape: shape, openLayer: nil))
+        return shape
     }
 
     /// Every name defined once, used after its definition (ONNX requires topological order),
-    /// and every node leading to the output; counts each value's consumers.
+    /// and every node leading to an output; counts each value's consumers.
     private mutating func checkNames() throws(ImportFailure) {
-        var producer: [String: Int] = [:]
         for (index, node) in graph.node.enumerated() {
             for output in node.output where !output.isEmpty {
                 if values[output] != nil || producer[output] != nil {
@@ -201,30 +281,150 @@ struct ONNXGraphReader {
                 }
             }
         }
-        guard values[outputName] != nil || producer[outputName] != nil else {
-            throw ImportFailure(file: file, "the graph output '\(outputName)' is not produced by any node")
+        for output in outputNames {
+            guard values[output] != nil || producer[output] != nil else {
+                throw ImportFailure(file: file, "the graph output '\(output)' is not produced by any node")
+            }
+            consumers[output, default: 0] += 1
         }
-        consumers[outputName, default: 0] += 1
-        var needed: Set<String> = [outputName]
+        var needed = Set(outputNames)
         live = Array(repeating: false, count: graph.node.count)
         for (index, node) in graph.node.enumerated().reversed() where node.output.contains(where: needed.contains) {
             live[index] = true
             needed.formUnion(node.input.filter { !$0.isEmpty })
         }
         // An unused Constant is harmless; an unused computation means the graph is not one
-        // network from the input to the output.
+        // network from the inputs to the outputs.
         if let index = live.indices.first(where: { !live[$0] && graph.node[$0].opType != "Constant" }) {
             let node = graph.node[index]
-            throw fail(node, index, "nothing the graph output depends on uses its output\(node.output.count == 1 ? "" : "s") (\(Self.quotedList(node.output))); bpc imports one network from the input to the one output")
+            throw fail(node, index, "nothing the graph outputs depend on uses its output\(node.output.count == 1 ? "" : "s") (\(Self.quotedList(node.output))); bpc imports one network from the inputs to the outputs")
         }
     }
+
+    // MARK: Activations written as subgraphs
+
+    /// Finds the subgraphs that compute one of bpc's activations (as bpc's exporter writes
+    /// them where ONNX or onnxruntime has no operator): SiLU = Mul(a, Sigmoid(a)); in binary64,
+    /// leaky ReLU = Where(Greater(a, 0), a, Mul(a, 0.01)) and softplus = Relu(a) + log1p(e^-|a|)
+    /// with log1p as the exporter spells it. Each match is read as one activation of `a`; a
+    /// subgraph that differs in any node, constant or use is read node by node (and rejected).
+    private mutating func findFusedActivations() {
+        for index in graph.node.indices.reversed() where live[index] && !absorbed.contains(index) {
+            let node = graph.node[index]
+            guard Self.isStandard(node), node.attribute.isEmpty, node.output.count == 1 else { continue }
+            let inputs = node.input
+            if node.opType == "Mul", inputs.count == 2 {
+                for (a, s) in [(inputs[0], inputs[1]), (inputs[1], inputs[0])] {
+                    if let sigmoid = producing(s, "Sigmoid", inputs: 1, uses: 1), sigmoid.inputs[0] == a {
+                        fuse(index, input: a, .silu, absorbing: [sigmoid.index], uses: 2)
+                        break
+                    }
+                }
+            } else if node.opType == "Where", inputs.count == 3 {
+                let a = inputs[1]
+                guard let greater = producing(inputs[0], "Greater", inputs: 2, uses: 1),
+                      greater.inputs[0] == a, constant(greater.inputs[1], equals: 0),
+                      let scaled = producing(inputs[2], "Mul", inputs: 2, uses: 1) else { continue }
+                let slope = scaled.inputs[0] == a ? scaled.inputs[1] : scaled.inputs[1] == a ? scaled.inputs[0] : ""
+                guard constant(slope, equals: Activation.leakySlope) else { continue }
+                fuse(index, input: a, .leakyReLU, absorbing: [greater.index, scaled.index], uses: 3)
+            } else if node.opType == "Add", inputs.count == 2 {
+                for (positive, tail) in [(inputs[0], inputs[1]), (inputs[1], inputs[0])] {
+                    if let nodes = softplus(positive: positive, tail: tail) {
+                        fuse(index, input: nodes.input, .softplus, absorbing: nodes.absorbed, uses: 2)
+                        break
+                    }
+                }
+            }
+        }
+    }
+
+    /// Relu(a) + Where(Greater(d, 0), Mul(Log(u), Div(x, d)), x) with x = Exp(Neg(Abs(a))),
+    /// u = x + 1 and d = u - 1: the exporter's binary64 softplus of `a`.
+    private func softplus(positive: String, tail: String) -> (input: String, absorbed: [Int])? {
+        guard let relu = producing(positive, "Relu", inputs: 1, uses: 1),
+              let select = producing(tail, "Where", inputs: 3, uses: 1) else { return nil }
+        let a = relu.inputs[0]
+        let (resolved, log1p, x) = (select.inputs[0], select.inputs[1], select.inputs[2])
+        guard let exp = producing(x, "Exp", inputs: 1, uses: 3),
+              let neg = producing(exp.inputs[0], "Neg", inputs: 1, uses: 1),
+              let abs = producing(neg.inputs[0], "Abs", inputs: 1, uses: 1), abs.inputs[0] == a,
+              let greater = producing(resolved, "Greater", inputs: 2, uses: 1), constant(greater.inputs[1], equals: 0),
+              let sub = producing(greater.inputs[0], "Sub", inputs: 2, uses: 2), constant(sub.inputs[1], equals: 1),
+              let add = producing(sub.inputs[0], "Add", inputs: 2, uses: 2),
+              (add.inputs[0] == x && constant(add.inputs[1], equals: 1)) || (add.inputs[1] == x && constant(add.inputs[0], equals: 1)),
+              let product = producing(log1p, "Mul", inputs: 2, uses: 1) else { return nil }
+        let (d, u) = (greater.inputs[0], sub.inputs[0])
+        for (logU, ratio) in [(product.inputs[0], product.inputs[1]), (product.inputs[1], product.inputs[0])] {
+            if let log = producing(logU, "Log", inputs: 1, uses: 1), log.inputs[0] == u,
+               let div = producing(ratio, "Div", inputs: 2, uses: 1), div.inputs == [x, d] {
+                return (a, [relu.index, select.index, exp.index, neg.index, abs.index, greater.index,
+                            sub.index, add.index, product.index, log.index, div.index])
+            }
+        }
+        return nil
+    }
+
+    /// Records a match: `root` applies `activation` to `input`, which the match used `uses`
+    /// times and now uses once.
+    private mutating func fuse(_ root: Int, input: String, _ activation: Activation, absorbing nodes: [Int], uses: Int) {
+        fused[root] = (input, activation)
+        absorbed.formUnion(nodes)
+        consumers[input, default: 0] -= uses - 1
+    }
+
+    /// The node defining `name`, when it is a live standard `op` without attributes, with
+    /// `inputs` inputs (all named) and one output that exactly `uses` inputs read.
+    private func producing(_ name: String, _ op: String, inputs: Int, uses: Int) -> (index: Int, inputs: [String])? {
+        guard let index = producer[name], live[index], !absorbed.contains(index), fused[index] == nil else { return nil }
+        let node = graph.node[index]
+        guard node.opType == op, Self.isStandard(node), node.attribute.isEmpty, node.output.count == 1,
+              node.input.count == inputs, !node.input.contains(where: \.isEmpty),
+              consumers[name, default: 0] == uses else { return nil }
+        return (index, node.input)
+    }
+
+    /// Whether `name` is a constant (an initializer or a Constant node's tensor) of one
+    /// floating-point element equal to `value`.
+    private func constant(_ name: String, equals value: Double) -> Bool {
+        var proto: Onnx_TensorProto
+        if case .constant(let tensor, _)? = values[name] {
+            proto = tensor
+        } else if let index = producer[name], graph.node[index].opType == "Constant", Self.isStandard(graph.node[index]),
+                  graph.node[index].attribute.count == 1, graph.node[index].attribute[0].name == "value",
+                  graph.node[index].attribute[0].type == .tensor {
+            proto = graph.node[index].attribute[0].t
+        } else {
+            return false
+        }
+        let probe = ONNXNode(node: Onnx_NodeProto(), index: 0, file: file)
+        guard proto.dims.count <= 8, proto.dims.allSatisfy({ $0 == 1 }),
+              let tensor = try? ONNXTensors.decode(proto, origin: "", node: probe) else { return false }
+        return tensor.isReal && tensor.values == [value]
+    }
+
+    static func isStandard(_ node: Onnx_NodeProto) -> Bool { node.domain.isEmpty || node.domain == "ai.onnx" }
 
     // MARK: Nodes
 
     mutating func readNodes() throws(ImportFailure) {
-        for (index, node) in graph.node.enumerated() where live[index] {
-            try read(ONNXNode(node: node, index: index, file: file))
+        for (index, node) in graph.node.enumerated() where live[index] && !absorbed.contains(index) {
+            let node = ONNXNode(node: node, index: index, file: file)
+            if let fusion = fused[index] {
+                try applyActivation(node, fusion.activation, to: fusion.input)
+            } else {
+                try read(node)
+            }
         }
+    }
+
+    /// Appended to the message about an unsupported op in a model bpc exported: the exporter
+    /// writes units outside dense layers (skip connections, sparse fan-in) as gathers and
+    /// sums, which a spec of groups cannot be read back from.
+    private var bpcExportHint: String {
+        model.producerName == "bpc"
+            ? "; this bpc export holds units that are not in dense layers (written as gathers and sums), which bpc does not import: use the spec or plan it was exported from instead"
+            : ""
     }
 
     private mutating func read(_ node: ONNXNode) throws(ImportFailure) {
@@ -242,7 +442,12 @@ struct ONNXGraphReader {
         case "Reshape": try readReshape(node)
         case "Gemm": try readGemm(node)
         case "MatMul": try readMatMul(node)
-        case "Add": try readAdd(node)
+        case "Add": try readSum(node, subtract: false)
+        case "Sub": try readSum(node, subtract: true)
+        case "Mul": try readScale(node, divide: false)
+        case "Div": try readScale(node, divide: true)
+        case "Concat": try readConcat(node)
+        case "Gather": try readGather(node)
         case "Relu": try readActivation(node, .relu)
         case "Sigmoid": try readActivation(node, .sigmoid)
         case "Tanh": try readActivation(node, .tanh)
@@ -255,7 +460,7 @@ struct ONNXGraphReader {
             try readActivation(node, .leakyReLU, attributes: ["alpha"])
         case "Softmax": try readSoftmax(node)
         default:
-            throw node.fail("the op is not supported; bpc imports Gemm, MatMul, Add, Relu, LeakyRelu, Sigmoid, Tanh, Softplus, Identity, Dropout, Flatten, Reshape, Constant and a final Softmax")
+            throw node.fail("the op is not supported; bpc imports Gemm, MatMul, Add, Sub, Mul and Div by constants, Concat and Gather of units, Relu, LeakyRelu, Sigmoid, Tanh, Softplus, Identity, Dropout, Flatten, Reshape, Constant and a Softmax output\(bpcExportHint)")
         }
     }
 
@@ -394,7 +599,7 @@ struct ONNXGraphReader {
         guard weights.allSatisfy(\.isFinite), biases?.allSatisfy(\.isFinite) ?? true else {
             throw node.fail("alpha * B or beta * C overflows binary64")
         }
-        addLayer(node, count: m, dense: (a.units, weights), biases: biases)
+        try addLayer(node, count: m, dense: (a.units, weights), biases: biases)
     }
 
     private mutating func readMatMul(_ node: ONNXNode) throws(ImportFailure) {
@@ -404,62 +609,180 @@ struct ONNXGraphReader {
         guard a.shape.count == 1, b.dims.count == 2, b.dims[0] == a.units.count, b.dims[1] > 0 else {
             throw node.fail("A has shape \(Self.unitsShape(a.shape)) and B \(b.dims); bpc imports MatMul of [N, K] by a [K, M] matrix")
         }
-        addLayer(node, count: b.dims[1], dense: (a.units, b.values), biases: nil)
+        try addLayer(node, count: b.dims[1], dense: (a.units, b.values), biases: nil)
     }
 
-    private mutating func readAdd(_ node: ONNXNode) throws(ImportFailure) {
+    /// Add and Sub: units plus or minus units (a new group of identity units with edges of
+    /// weight 1 and -1), or plus or minus a constant (biases). x - c is the bias -c, exact
+    /// because x + (-c) and x - c round the same number; c - x is weight -1 and bias c.
+    private mutating func readSum(_ node: ONNXNode, subtract: Bool) throws(ImportFailure) {
         try node.check(inputs: 2...2, outputs: 1...1, attributes: [])
         let names = [node.input(0), node.input(1)]
         let operands = try names.map { (name: String) throws(ImportFailure) -> ONNXValue in try value(name, node) }
+        let verb = subtract ? "subtracts" : "adds"
         switch (operands[0], operands[1]) {
         case (.units(let x), .units(let y)):
             guard x.shape == y.shape else {
-                throw node.fail("it adds units of shapes \(Self.unitsShape(x.shape)) and \(Self.unitsShape(y.shape)); bpc adds units of the same shape")
+                throw node.fail("it \(verb) units of shapes \(Self.unitsShape(x.shape)) and \(Self.unitsShape(y.shape)); bpc \(subtract ? "subtracts" : "adds") units of the same shape")
             }
-            let layer = addLayer(node, count: x.units.count, dense: nil, biases: nil, shape: x.shape)
+            let layer = try addLayer(node, count: x.units.count, dense: nil, biases: nil, shape: x.shape)
             for (index, unit) in x.units.enumerated() { layers[layer].addSingle(from: unit, to: index, weight: 1) }
-            for (index, unit) in y.units.enumerated() { layers[layer].addSingle(from: unit, to: index, weight: 1) }
+            for (index, unit) in y.units.enumerated() { layers[layer].addSingle(from: unit, to: index, weight: subtract ? -1 : 1) }
         case (.units(let x), .constant), (.constant, .units(let x)):
             let side = if case .units = operands[0] { 1 } else { 0 }
             let constant = try reals(names[side], side == 0 ? "A" : "B", node)
-            guard let bias = constant.broadcast(to: x.shape) else {
+            guard var bias = constant.broadcast(to: x.shape) else {
                 throw node.fail("the constant of shape \(constant.dims) does not broadcast to the units' shape \(Self.unitsShape(x.shape)) without changing it")
             }
-            if let open = openLayer(x, name: names[1 - side]) {
+            let negated = subtract && side == 0
+            if subtract && side == 1 { bias = bias.map { -$0 } }
+            if !negated, let open = openLayer(x, name: names[1 - side]) {
                 let earlier = layers[open].biases ?? Array(repeating: 0, count: bias.count)
                 let sum = zip(earlier, bias).map { $0 + $1 }
-                guard sum.allSatisfy(\.isFinite) else { throw node.fail("the biases it adds to overflow binary64") }
+                guard sum.allSatisfy(\.isFinite) else { throw node.fail("the biases it \(verb) to overflow binary64") }
                 layers[open].biases = sum
                 values[node.output] = .units(ONNXUnits(units: x.units, shape: x.shape, openLayer: open))
             } else {
-                let layer = addLayer(node, count: x.units.count, dense: nil, biases: bias, shape: x.shape)
-                for (index, unit) in x.units.enumerated() { layers[layer].addSingle(from: unit, to: index, weight: 1) }
+                let layer = try addLayer(node, count: x.units.count, dense: nil, biases: bias, shape: x.shape)
+                for (index, unit) in x.units.enumerated() { layers[layer].addSingle(from: unit, to: index, weight: negated ? -1 : 1) }
             }
         case (.constant, .constant):
-            throw node.fail("it adds two constants; bpc does not fold constants (simplify the model first, e.g. with onnxsim)")
+            throw node.fail("it \(verb) two constants; bpc does not fold constants (simplify the model first, e.g. with onnxsim)")
         }
+    }
+
+    /// Mul and Div of units by a constant: a new group of identity units, one edge each with
+    /// the factor as its weight (exact: bpc computes 0 + w z = w z). x / c is x * (1 / c)
+    /// only when 1 / c is exact (c a power of two: both round the same number once), so
+    /// other divisors are rejected rather than imported with a changed rounding. bpc's input
+    /// normalisation, (x - shift) * scale, is read exactly as two such groups.
+    private mutating func readScale(_ node: ONNXNode, divide: Bool) throws(ImportFailure) {
+        try node.check(inputs: 2...2, outputs: 1...1, attributes: [])
+        let names = [node.input(0), node.input(1)]
+        let operands = try names.map { (name: String) throws(ImportFailure) -> ONNXValue in try value(name, node) }
+        let x: ONNXUnits
+        let side: Int
+        switch (operands[0], operands[1]) {
+        case (.units(let units), .constant):
+            (x, side) = (units, 1)
+        case (.constant, .units(let units)) where !divide:
+            (x, side) = (units, 0)
+        case (.constant, .units):
+            throw node.fail("it divides a constant by units, which is not a weighted sum of units; bpc imports Div of units by a constant")
+        case (.units, .units):
+            throw node.fail(divide
+                ? "it divides units by units, which is not a weighted sum of units; bpc imports Div of units by a constant"
+                : "it multiplies two computed values, which is not a weighted sum of units; bpc imports Mul of units by a constant, and SiLU written as Mul(a, Sigmoid(a))")
+        case (.constant, .constant):
+            throw node.fail("it \(divide ? "divides" : "multiplies") two constants; bpc does not fold constants (simplify the model first, e.g. with onnxsim)")
+        }
+        let constant = try reals(names[side], side == 0 ? "A" : "B", node)
+        guard var factors = constant.broadcast(to: x.shape) else {
+            throw node.fail("the constant of shape \(constant.dims) does not broadcast to the units' shape \(Self.unitsShape(x.shape)) without changing it")
+        }
+        if divide {
+            if let bad = factors.firstIndex(where: { !Self.hasExactReciprocal($0) }) {
+                throw node.fail("dividing by \(factors[bad]) is not exactly a multiplication (its reciprocal rounds); bpc imports Div only by powers of two: multiply by the reciprocal in the model instead")
+            }
+            factors = factors.map { 1 / $0 }
+        }
+        let layer = try addLayer(node, count: x.units.count, dense: nil, biases: nil, shape: x.shape)
+        for (index, unit) in x.units.enumerated() { layers[layer].addSingle(from: unit, to: index, weight: factors[index]) }
+    }
+
+    /// Whether 1 / c is exact: c and 1 / c are both normal powers of two.
+    static func hasExactReciprocal(_ c: Double) -> Bool {
+        let reciprocal = 1 / c
+        return c.isNormal && c.significandBitPattern == 0 && reciprocal.isNormal && reciprocal.significandBitPattern == 0
+    }
+
+    /// Concat along axis 1 of [N, k] values: the units side by side, no new units.
+    private mutating func readConcat(_ node: ONNXNode) throws(ImportFailure) {
+        try node.check(inputs: 1...Int.max, outputs: 1...1, attributes: ["axis"])
+        guard node.node.attribute.contains(where: { $0.name == "axis" }) else { throw node.fail("Concat needs the attribute 'axis'") }
+        let axis = try node.int("axis", default: 1)
+        guard axis == 1 || axis == -1 else {
+            throw node.fail("axis \(axis) is not supported; bpc concatenates the units of each sample (axis 1, or -1 of [N, k] values), never the samples themselves (axis 0)")
+        }
+        var parts: [ONNXUnits] = []
+        var total = 0
+        for name in node.node.input {
+            guard !name.isEmpty else { throw node.fail("an input is missing") }
+            let x = try units(name, "input '\(name)'", node)
+            guard x.shape.count == 1 else {
+                throw node.fail("input '\(name)' has shape \(Self.unitsShape(x.shape)); bpc concatenates values of shape [N, k] along axis 1")
+            }
+            parts.append(x)
+            total += x.units.count
+        }
+        try spend(total, node)
+        let units = parts.flatMap(\.units)
+        values[node.output] = .units(ONNXUnits(units: units, shape: [units.count], openLayer: nil))
+    }
+
+    /// Gather along axis 1 with constant 1-D indices: the selected units (negative indices
+    /// count from the end, as in ONNX), no new units.
+    private mutating func readGather(_ node: ONNXNode) throws(ImportFailure) {
+        try node.check(inputs: 2...2, outputs: 1...1, attributes: ["axis"])
+        let axis = try node.int("axis", default: 0)
+        let x = try units(node.input(0), "the data", node)
+        guard x.shape.count == 1, axis == 1 || axis == -1 else {
+            throw node.fail("axis \(axis) over data of shape \(Self.unitsShape(x.shape)) is not supported; bpc imports Gather along axis 1 of [N, k] units (the same units of every sample)")
+        }
+        let indices = try self.tensor(node.input(1), "the indices", node)
+        guard !indices.isReal, indices.dims.count == 1, !indices.integers.isEmpty else {
+            throw node.fail("the indices ('\(node.input(1))') must be a non-empty 1-D INT64 or INT32 tensor; bpc selects a list of units")
+        }
+        try spend(indices.integers.count, node)
+        let count = Int64(x.units.count)
+        var units: [ONNXUnit] = []
+        units.reserveCapacity(indices.integers.count)
+        for (position, raw) in indices.integers.enumerated() {
+            let index = raw < 0 ? raw + count : raw
+            guard index >= 0, index < count else {
+                throw node.fail("index \(raw) (position \(position)) is out of range for data of \(count) units (ONNX allows \(-count) to \(count - 1))")
+            }
+            units.append(x.units[Int(index)])
+        }
+        values[node.output] = .units(ONNXUnits(units: units, shape: [units.count], openLayer: nil))
+    }
+
+    /// Counts `count` more units against the budget (see `unitBudget`).
+    private mutating func spend(_ count: Int, _ node: ONNXNode) throws(ImportFailure) {
+        let limit = Limits().maxUnits
+        guard count <= limit - unitBudget else {
+            throw node.fail("the model needs more than \(limit) units (in its layers, concatenations and gathers)")
+        }
+        unitBudget += count
     }
 
     private mutating func readActivation(_ node: ONNXNode, _ activation: Activation, attributes: Set<String> = []) throws(ImportFailure) {
         try node.check(inputs: 1...1, outputs: 1...1, attributes: attributes)
-        let x = try units(node.input(0), "the input", node)
-        if let open = openLayer(x, name: node.input(0)) {
+        try applyActivation(node, activation, to: node.input(0))
+    }
+
+    /// The activation of the layer that `name` is the only handle on, or a new group of it
+    /// with weight-1 edges; `node` defines the result.
+    private mutating func applyActivation(_ node: ONNXNode, _ activation: Activation, to name: String) throws(ImportFailure) {
+        let x = try units(name, "the input", node)
+        if let open = openLayer(x, name: name) {
             layers[open].activation = activation
             values[node.output] = .units(ONNXUnits(units: x.units, shape: x.shape, openLayer: nil))
         } else {
-            let layer = addLayer(node, count: x.units.count, dense: nil, biases: nil, shape: x.shape)
+            let layer = try addLayer(node, count: x.units.count, dense: nil, biases: nil, shape: x.shape)
             for (index, unit) in x.units.enumerated() { layers[layer].addSingle(from: unit, to: index, weight: 1) }
             layers[layer].activation = activation
             values[node.output] = .units(ONNXUnits(units: layers[layer].units(layer), shape: x.shape, openLayer: nil))
         }
     }
 
-    /// The softmax itself is not a layer: its input is the output layer of logits, and
+    /// The softmax itself is not a layer: its input is the output units of logits, and
     /// softmax cross-entropy's prediction reports p = softmax(logits), what the graph outputs.
+    /// It must be a graph output that nothing else reads (which would read the logits).
     private mutating func readSoftmax(_ node: ONNXNode) throws(ImportFailure) {
         try node.check(inputs: 1...1, outputs: 1...1, attributes: ["axis"])
-        guard node.output == outputName else {
-            throw node.fail("Softmax is supported only as the node producing the graph output, where it becomes the softmax_cross_entropy loss")
+        guard outputNames.contains(node.output), consumers[node.output, default: 0] == 1 else {
+            throw node.fail("Softmax is supported only as a node producing a graph output that no node uses, where it becomes the softmax_cross_entropy loss")
         }
         let x = try units(node.input(0), "the input", node)
         let axis = try node.int("axis", default: opset >= 13 ? -1 : 1)
@@ -467,7 +790,7 @@ struct ONNXGraphReader {
             throw node.fail("axis \(axis) over an input of shape \(Self.unitsShape(x.shape)) is not the softmax over each row bpc's softmax_cross_entropy computes")
         }
         guard x.units.count >= 2 else { throw node.fail("a softmax over one value is always 1") }
-        softmaxOutput = true
+        softmaxOutputs.insert(node.output)
         values[node.output] = .units(x)
     }
 
@@ -480,7 +803,7 @@ struct ONNXGraphReader {
 
     private func units(_ name: String, _ role: String, _ node: ONNXNode) throws(ImportFailure) -> ONNXUnits {
         guard case .units(let units) = try value(name, node) else {
-            throw node.fail("\(role) ('\(name)') is a constant; bpc needs a value computed from the graph input there")
+            throw node.fail("\(role) ('\(name)') is a constant; bpc needs a value computed from the graph inputs there")
         }
         return units
     }
@@ -506,7 +829,7 @@ struct ONNXGraphReader {
 
     private func integers(_ name: String, _ role: String, _ node: ONNXNode) throws(ImportFailure) -> [Int64] {
         let tensor = try self.tensor(name, role, node)
-        guard !tensor.isReal, tensor.dims.count == 1 else {
+        guard !tensor.isReal, !tensor.isInt32, tensor.dims.count == 1 else {
             throw node.fail("\(role) ('\(name)') must be a 1-D INT64 tensor")
         }
         return tensor.integers
@@ -530,7 +853,8 @@ struct ONNXGraphReader {
     @discardableResult
     private mutating func addLayer(
         _ node: ONNXNode, count: Int, dense: (from: [ONNXUnit], weights: [Double])?, biases: [Double]?, shape: [Int]? = nil
-    ) -> Int {
+    ) throws(ImportFailure) -> Int {
+        try spend(count, node)
         var layer = ONNXLayer(name: node.layerName ?? "layer\(layers.count)", count: count)
         layer.biases = biases
         if let dense { layer.dense.append(dense) }
@@ -542,46 +866,226 @@ struct ONNXGraphReader {
 
     // MARK: The spec
 
+    /// A run of one layer's units that becomes one group of the spec.
+    struct Segment {
+        var layer: Int
+        var start: Int
+        var count: Int
+        /// The position of its first unit among the spec's outputs, for a run of output units.
+        var firstOutput: Int?
+        var name = ""
+    }
+
+    /// The spec: the graph outputs' units are its output units, in order (a Softmax of the
+    /// other outputs' units is softmax cross-entropy's probabilities, not an output); a layer
+    /// whose units are not all outputs or all not is split into groups of runs, and output
+    /// groups are declared in the outputs' order, which is the order of a plan's outputs.
     func assemble(specPath: String, name: String) throws(ImportFailure) -> SpecAssembly {
-        guard case .units(let output) = values[outputName] else {
-            throw ImportFailure(file: file, "the graph output '\(outputName)' is a constant; it does not depend on the input")
+        var outputs: [(name: String, units: [ONNXUnit])] = []
+        for output in outputNames {
+            guard case .units(let value)? = values[output] else {
+                throw ImportFailure(file: file, "the graph output '\(output)' is a constant; it does not depend on the inputs")
+            }
+            outputs.append((output, value.units))
         }
+        let softmax = !softmaxOutputs.isEmpty
+        if softmax && outputs.count > 1 {
+            let named = " (named by the metadata bpc.probabilities)"
+            let probabilities = outputs.filter { softmaxOutputs.contains($0.name) }
+            guard probabilities.count == 1, let p = probabilities.first else {
+                throw ImportFailure(file: file, "the graph outputs \(Self.quotedList(probabilities.map(\.name))) are each a Softmax; bpc imports one, as the only output or as the probabilities of the other outputs (softmax_cross_entropy)")
+            }
+            let others = outputs.filter { $0.name != p.name }
+            guard p.units == others.flatMap(\.units) else {
+                throw ImportFailure(file: file, "the graph output '\(p.name)'\(metadata["bpc.probabilities"] == p.name ? named : "") is a Softmax of values that are not the other outputs' units in order; bpc imports a Softmax as the only output or as the probabilities of the other outputs (softmax_cross_entropy)")
+            }
+            outputs = others
+        }
+        var owner: [ONNXUnit: String] = [:]
+        for output in outputs {
+            for unit in output.units {
+                if let first = owner[unit] {
+                    throw ImportFailure(file: file, first == output.name
+                        ? "the graph output '\(first)' holds a unit twice; bpc's output units are distinct"
+                        : "the graph outputs '\(first)' and '\(output.name)' hold the same unit; bpc's output units are distinct (a unit is one output)")
+                }
+                owner[unit] = output.name
+            }
+        }
+
+        // Outputs that hold input units, or logits that are not identity units, are copied
+        // into a new group of identity units (1 * z + 0 = z exactly).
         var layers = self.layers
-        // The output group is a whole layer in order; a softmax's logits must be identity units.
-        var outputLayer = output.units.first?.layer ?? 0
-        let whole = outputLayer != 0 && output.units == layers[outputLayer].units(outputLayer)
-        if !whole || (softmaxOutput && layers[outputLayer].activation != .identity) {
-            var copy = ONNXLayer(name: outputName, count: output.units.count)
+        for (position, output) in outputs.enumerated()
+        where output.units.contains(where: { $0.layer < inputLayerCount || (softmax && layers[$0.layer].activation != .identity) }) {
+            var copy = ONNXLayer(name: output.name, count: output.units.count)
             for (index, unit) in output.units.enumerated() { copy.addSingle(from: unit, to: index, weight: 1) }
-            outputLayer = layers.count
+            outputs[position].units = Self.units(ofLayer: layers.count, count: copy.count)
             layers.append(copy)
         }
-        layers[outputLayer].name = outputName
-        let loss: Loss = softmaxOutput ? .softmaxCrossEntropy
-            : layers[outputLayer].activation == .sigmoid ? .binaryCrossEntropy : .halfSquaredError
+        let outputUnits = outputs.flatMap(\.units)
+        let activations = outputUnits.map { layers[$0.layer].activation }
+        var loss: Loss = softmax ? .softmaxCrossEntropy
+            : activations.allSatisfy({ $0 == .sigmoid }) ? .binaryCrossEntropy : .halfSquaredError
+        // bpc's export names its loss; it is used where the graph allows it (half squared
+        // error over sigmoid outputs), and ignored where it contradicts the graph.
+        if let declared = metadata["bpc.loss"].flatMap(Loss.init(rawValue:)),
+           Self.allows(declared, softmax: softmax, activations: activations) {
+            loss = declared
+        }
+
+        var segments = segments(of: layers, outputs: outputs)
+        nameSegments(&segments, layers: layers, outputs: outputs)
 
         let producerParts = [model.producerName, model.producerVersion].filter { !$0.isEmpty }
         let producer = producerParts.isEmpty ? "" : " (\(producerParts.joined(separator: " ")))"
         let source = (file as NSString).lastPathComponent
         var assembly = SpecAssembly(path: specPath, name: name, description: "Imported from the ONNX model \(source)\(producer).")
-        var groups: [String] = []
+        // Where each layer's runs went: (first unit, segment), in unit order.
+        var runs: [[(start: Int, segment: Int)]] = Array(repeating: [], count: layers.count)
+        var groupSize: [String: Int] = [:]
+        for (index, segment) in segments.enumerated() {
+            let layer = layers[segment.layer]
+            let role: UnitRole = segment.layer < inputLayerCount ? .input : segment.firstOutput != nil ? .output : .hidden
+            let biases = layer.biases.map { Array($0[segment.start..<(segment.start + segment.count)]) }
+            // A one-column graph input or output keeps its name as a unit (`x1`, not `x1[0]`).
+            segments[index].name = assembly.addGroup(suggestedName: segment.name, role: role, count: segment.count,
+                                                     activation: layer.activation, biases: biases, single: role != .hidden)
+            groupSize[segments[index].name] = segment.count
+            runs[segment.layer].append((segment.start, index))
+        }
+        for index in runs.indices { runs[index].sort { $0.start < $1.start } }
+        func member(_ unit: ONNXUnit) -> SpecAssembly.Member {
+            let list = runs[unit.layer]
+            var low = 0, high = list.count - 1
+            while low < high {
+                let middle = (low + high + 1) / 2
+                if list[middle].start <= unit.index { low = middle } else { high = middle - 1 }
+            }
+            let segment = segments[list[low].segment]
+            return SpecAssembly.Member(group: segment.name, index: unit.index - segment.start)
+        }
+
         for (index, layer) in layers.enumerated() {
-            let role: UnitRole = index == 0 ? .input : index == outputLayer ? .output : .hidden
-            let group = assembly.addGroup(suggestedName: layer.name, role: role, count: layer.count,
-                                          activation: layer.activation, biases: layer.biases)
-            groups.append(group)
-            let members = SpecAssembly.members(of: group, count: layer.count)
+            let targets = runs[index].map { segments[$0.segment] }
             for entry in layer.dense {
-                let from = entry.from.map { SpecAssembly.Member(group: groups[$0.layer], index: $0.index) }
-                assembly.addEdges(from: from, to: members, weights: entry.weights)
+                let sources = entry.from.map(member)
+                for rows in Self.wholeGroupRuns(sources, groupSize: groupSize) {
+                    for target in targets {
+                        var weights: [Double] = []
+                        weights.reserveCapacity(rows.count * target.count)
+                        for row in rows {
+                            weights += entry.weights[(row * layer.count + target.start)..<(row * layer.count + target.start + target.count)]
+                        }
+                        assembly.addEdges(from: Array(sources[rows]), to: SpecAssembly.members(of: target.name, count: target.count), weights: weights)
+                    }
+                }
             }
             for edge in layer.single {
-                assembly.addEdges(from: [SpecAssembly.Member(group: groups[edge.from.layer], index: edge.from.index)],
-                                  to: [members[edge.to]], weights: [edge.weight])
+                assembly.addEdges(from: [member(edge.from)], to: [member(ONNXUnit(layer: index, index: edge.to))], weights: [edge.weight])
             }
         }
         assembly.setLoss(loss)
         return assembly
+    }
+
+    /// Whether a loss named in the metadata fits the graph: binary cross-entropy needs sigmoid
+    /// outputs, softmax cross-entropy identity ones (and the squared errors no softmax).
+    static func allows(_ loss: Loss, softmax: Bool, activations: [Activation]) -> Bool {
+        switch loss {
+        case .halfSquaredError, .meanSquaredError: !softmax
+        case .binaryCrossEntropy: !softmax && activations.allSatisfy { $0 == .sigmoid }
+        case .softmaxCrossEntropy: softmax || (activations.count >= 2 && activations.allSatisfy { $0 == .identity })
+        }
+    }
+
+    /// Every layer cut into runs of units that are all hidden (or input) or are outputs at
+    /// consecutive positions of one graph output (or of bpc's outputs `y[0]`, `y[1]`, ...);
+    /// the runs of outputs then ordered by position among themselves.
+    private func segments(of layers: [ONNXLayer], outputs: [(name: String, units: [ONNXUnit])]) -> [Segment] {
+        var position: [ONNXUnit: Int] = [:]
+        // The family (first output's index) of each output position: consecutive outputs
+        // named `y[0]`, `y[1]`, ... are one family, every other output is one of its own.
+        var family: [Int] = []
+        var base: String?
+        var familyStart = 0
+        for (index, output) in outputs.enumerated() {
+            if let base, output.name == "\(base)[\(index - familyStart)]" {
+                // Continues the family.
+            } else {
+                familyStart = index
+                base = Self.memberBase(output.name, index: 0)
+            }
+            for unit in output.units {
+                position[unit] = family.count
+                family.append(familyStart)
+            }
+        }
+        var segments: [Segment] = []
+        for (index, layer) in layers.enumerated() {
+            var start = 0
+            while start < layer.count {
+                let first = position[ONNXUnit(layer: index, index: start)]
+                var end = start + 1
+                while end < layer.count {
+                    let next = position[ONNXUnit(layer: index, index: end)]
+                    if let first {
+                        guard let next, next == first + (end - start), family[next] == family[first] else { break }
+                    } else if next != nil {
+                        break
+                    }
+                    end += 1
+                }
+                segments.append(Segment(layer: index, start: start, count: end - start, firstOutput: first))
+                start = end
+            }
+        }
+        let slots = segments.indices.filter { segments[$0].firstOutput != nil }
+        let ordered = slots.map { segments[$0] }.sorted { ($0.firstOutput ?? 0) < ($1.firstOutput ?? 0) }
+        for (slot, segment) in zip(slots, ordered) { segments[slot] = segment }
+        return segments
+    }
+
+    /// A group's suggested name: its layer's, or for output units exactly one graph output's,
+    /// or `y` for the outputs `y[0]`, `y[1]`, ... (bpc's export of the group `y`).
+    private func nameSegments(_ segments: inout [Segment], layers: [ONNXLayer], outputs: [(name: String, units: [ONNXUnit])]) {
+        var ranges: [(start: Int, end: Int, name: String)] = []
+        var offset = 0
+        for output in outputs {
+            ranges.append((offset, offset + output.units.count, output.name))
+            offset += output.units.count
+        }
+        for index in segments.indices {
+            segments[index].name = layers[segments[index].layer].name
+            guard let first = segments[index].firstOutput else { continue }
+            let end = first + segments[index].count
+            let inside = ranges.filter { $0.start >= first && $0.end <= end }
+            guard inside.first?.start == first, inside.last?.end == end else { continue }
+            if inside.count == 1 {
+                segments[index].name = inside[0].name
+            } else if let base = Self.memberBase(inside[0].name, index: 0),
+                      inside.enumerated().allSatisfy({ $0.element.name == "\(base)[\($0.offset)]" }) {
+                segments[index].name = base
+            }
+        }
+    }
+
+    /// `sources` cut into the runs that are each a whole group in order, when it is made of
+    /// such runs (`from: x1`, `from: x2` reads better than a list of members); else one run.
+    static func wholeGroupRuns(_ sources: [SpecAssembly.Member], groupSize: [String: Int]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var start = 0
+        while start < sources.count {
+            let group = sources[start].group
+            let size = groupSize[group] ?? 0
+            guard sources[start].index == 0, start + size <= sources.count,
+                  (0..<size).allSatisfy({ sources[start + $0] == SpecAssembly.Member(group: group, index: $0) }) else {
+                return [0..<sources.count]
+            }
+            runs.append(start..<(start + size))
+            start += size
+        }
+        return runs.count > 1 ? runs : [0..<sources.count]
     }
 
     // MARK: Messages

@@ -26,6 +26,8 @@ public struct ImportFailure: Error, Sendable, CustomStringConvertible {
 public struct SpecAssembly {
     public private(set) var spec: ModelSpec
     private var usedNames: Set<String> = []
+    /// Groups of one declared as a plain unit (`addGroup(single: true)`).
+    private var singleUnits: Set<String> = []
 
     /// - Parameter path: the file the spec will be written to (or the source's name); it names
     ///   the spec's diagnostics if it is checked before being written.
@@ -39,18 +41,27 @@ public struct SpecAssembly {
 
     /// Adds a group of `count` units named after `suggestedName` (made a valid, unused unit
     /// name: `fc1/Gemm` -> `fc1_Gemm`, `0` -> `u0`, a second `h` -> `h_2`) and returns the name.
-    /// - Parameter biases: one starting value per member, or nil for units without a bias.
+    /// - Parameters:
+    ///   - biases: one starting value per member, or nil for units without a bias.
+    ///   - single: with a count of 1, declare one unit (`x1`) rather than a group of one
+    ///     (`x1[0]`): what a network called its one-column inputs and outputs keeps its name.
     @discardableResult
     public mutating func addGroup(
-        suggestedName: String, role: UnitRole, count: Int, activation: Activation, biases: [Double]?
+        suggestedName: String, role: UnitRole, count: Int, activation: Activation, biases: [Double]?, single: Bool = false
     ) -> String {
         let name = uniqueName(suggestedName)
         var unit = UnitSpec(name: Located(name, at: .startOfFile))
         unit.role = role
-        unit.count = Located(count, at: .startOfFile)
+        if single && count == 1 {
+            singleUnits.insert(name)
+        } else {
+            unit.count = Located(count, at: .startOfFile)
+        }
         if role != .input {
             if activation != .identity { unit.activation = Located(activation, at: .startOfFile) }
-            if let biases { unit.bias = Located(.values(biases), at: .startOfFile) }
+            if let biases {
+                unit.bias = Located(singleUnits.contains(name) ? .value(biases[0]) : .values(biases), at: .startOfFile)
+            }
         }
         spec.units.append(unit)
         return name
@@ -66,7 +77,8 @@ public struct SpecAssembly {
     /// Sets the biases of a group added earlier (one per member, or nil for none).
     public mutating func setBiases(_ biases: [Double]?, ofGroup name: String) {
         guard let index = spec.units.firstIndex(where: { $0.name.value == name }) else { return }
-        spec.units[index].bias = biases.map { Located(.values($0), at: .startOfFile) }
+        let single = singleUnits.contains(name)
+        spec.units[index].bias = biases.map { Located(single ? .value($0[0]) : .values($0), at: .startOfFile) }
     }
 
     /// One edge entry: every pair of `from` x `to` in from-major order, with one weight each
@@ -105,10 +117,13 @@ public struct SpecAssembly {
         // A whole group in order is written as the group's name, which keeps the spec readable.
         if let first = members.first, members.allSatisfy({ $0.group == first.group }),
            members.enumerated().allSatisfy({ $0.offset == $0.element.index }),
-           spec.units.first(where: { $0.name.value == first.group })?.count?.value == members.count {
+           singleUnits.contains(first.group) ? members.count == 1
+               : spec.units.first(where: { $0.name.value == first.group })?.count?.value == members.count {
             return .one(UnitReference(name: first.group, member: nil, position: .startOfFile))
         }
-        let list = members.map { UnitReference(name: $0.group, member: $0.index, position: .startOfFile) }
+        let list = members.map {
+            UnitReference(name: $0.group, member: singleUnits.contains($0.group) ? nil : $0.index, position: .startOfFile)
+        }
         return list.count == 1 ? .one(list[0]) : .many(list)
     }
 

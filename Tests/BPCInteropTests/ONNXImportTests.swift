@@ -14,8 +14,30 @@ struct ONNXFixture: Decodable, Sendable, CustomStringConvertible {
     var precision: String
     var input: String
     var output: String
-    /// The input's shape without the batch dimension.
+    /// The input's shape without the batch dimension (for several inputs, the sum of their widths).
     var shape: [Int]
+    /// A model with several inputs and outputs names them all, with the inputs' widths: a row
+    /// of `inputs` is the inputs side by side, a row of `outputs` the outputs.
+    var inputNames: [String]?
+    var inputWidths: [Int]?
+    var outputNames: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case file, precision, input, output, shape, inputs, outputs
+        case inputNames = "input_names", inputWidths = "input_widths", outputNames = "output_names"
+    }
+
+    /// What onnxruntime is fed: each input's columns of the rows.
+    var feeds: [String: [[Double]]] {
+        guard let names = inputNames, let widths = inputWidths, names.count == widths.count else { return [input: inputs] }
+        var feeds: [String: [[Double]]] = [:]
+        var start = 0
+        for (name, width) in zip(names, widths) {
+            feeds[name] = inputs.map { Array($0[start..<(start + width)]) }
+            start += width
+        }
+        return feeds
+    }
     /// Rows of the input, flattened row-major.
     var inputs: [[Double]]
     var outputs: [[Double]]
@@ -90,6 +112,17 @@ func expectClose(_ actual: [[Double]], _ expected: [[Double]], tolerance: Double
         #expect(keras.model.plan.loss == .binaryCrossEntropy)
     }
 
+    @Test("several inputs are concatenated into one layer's sources and several outputs select its units: groups a, b, fc1, first and last")
+    func severalInputsAndOutputs() throws {
+        let imported = try importONNX(onnxFixtures.appendingPathComponent("multi_input.onnx").path)
+        #expect(imported.assembly.spec.units.map(\.name.value) == ["a", "b", "fc1", "first", "last"])
+        #expect(imported.assembly.spec.units.map { $0.role } == [.input, .input, .hidden, .output, .output])
+        #expect(imported.model.inputNames == ["a[0]", "a[1]", "b[0]", "b[1]", "b[2]"])
+        // A one-column output is a unit of its own, named after the graph output.
+        #expect(imported.model.outputNames == ["first[0]", "first[1]", "last"])
+        #expect(imported.model.plan.loss == .halfSquaredError)
+    }
+
     @Test("a residual sum and an activation of units used twice become groups joined by weight-1 edges")
     func residualBlockBecomesIdentityGroups() throws {
         let residual = try importONNX(onnxFixtures.appendingPathComponent("residual.onnx").path)
@@ -141,7 +174,9 @@ func expectClose(_ actual: [[Double]], _ expected: [[Double]], tolerance: Double
     static let rejections: [(file: String, message: String)] = [
         ("invalid_conv.onnx", "node 'conv1' (Conv): the op is not supported"),
         ("invalid_leaky_alpha.onnx", "node 'leaky1' (LeakyRelu): alpha 0.2 is not supported"),
-        ("invalid_two_outputs.onnx", "the graph has 2 outputs ('y', 'g'); bpc imports a graph with exactly one output"),
+        ("invalid_two_outputs.onnx", "the graph outputs 'y' and 'g' hold the same unit; bpc's output units are distinct"),
+        ("invalid_gather_index.onnx", "node 'pick' (Gather): index 2 (position 1) is out of range for data of 2 units (ONNX allows -2 to 1)"),
+        ("invalid_concat_axis.onnx", "node 'rows' (Concat): axis 0 is not supported; bpc concatenates the units of each sample"),
         ("invalid_external_data.onnx", "node 'fc1' (Gemm): initializer 'B' keeps its data in 'weights.bin' (external data)"),
         ("invalid_initializer_size.onnx", "node 'fc1' (Gemm): initializer 'B' has 12 bytes of raw_data, but its dims [2, 2] of FLOAT need 16"),
         ("invalid_weight_shape.onnx", "node 'fc1' (Gemm): B has shape [2, 3] (transposed) but A has 2 values per row"),
@@ -231,11 +266,17 @@ struct ONNXImportOracleTests {
     @Test("every imported fixture predicts what a live onnxruntime computes, and onnx's checker accepts it")
     func predictionsMatchLiveOnnxruntime() throws {
         let fixtures = ONNXFixture.all.filter { $0.shape.count == 1 }
-        let answers = try ONNXOracle.run(fixtures.map { (URL(fileURLWithPath: $0.path), [$0.input: $0.inputs]) })
+        let answers = try ONNXOracle.run(fixtures.map { (URL(fileURLWithPath: $0.path), $0.feeds) })
         #expect(answers.count == fixtures.count)
         for (fixture, answer) in zip(fixtures, answers) {
             #expect(answer.checker == "ok", "\(fixture.file): \(answer.checker)")
-            let live = try #require(answer.outputs?[fixture.output], "\(fixture.file): \(answer.error ?? "no output")")
+            // Several outputs: each row is the outputs side by side.
+            var live: [[Double]] = fixture.inputs.map { _ in [] }
+            for name in fixture.outputNames ?? [fixture.output] {
+                let rows = try #require(answer.outputs?[name], "\(fixture.file): \(answer.error ?? "no output \(name)")")
+                try #require(rows.count == live.count)
+                for (row, values) in rows.enumerated() { live[row] += values }
+            }
             let model = try importONNX(fixture.path).model
             let actual = try fixture.inputs.map { try graphOutputs(of: model, for: $0) }
             expectClose(actual, live, tolerance: fixture.tolerance, "live \(fixture.file)")

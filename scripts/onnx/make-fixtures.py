@@ -184,9 +184,17 @@ def invalid_models():
         [gemm, helper.make_node("Conv", ["g", "K"], ["y"], name="conv1")], [x], [y], base + [weights("K", 2, 2, 1)], "conv")
     models["invalid_leaky_alpha.onnx"] = graph_model(
         [gemm, helper.make_node("LeakyRelu", ["g"], ["y"], name="leaky1", alpha=0.2)], [x], [y], base, "leaky")
+    # Two outputs holding the same units: bpc's output units are distinct.
     models["invalid_two_outputs.onnx"] = graph_model(
-        [gemm, helper.make_node("Relu", ["g"], ["y"], name="relu1")], [x],
+        [helper.make_node("Gemm", ["x", "B", "C"], ["h"], name="fc1", transB=1), helper.make_node("Relu", ["h"], ["y"], name="relu1"),
+         helper.make_node("Identity", ["y"], ["g"], name="same")], [x],
         [y, helper.make_tensor_value_info("g", f, ["N", 2])], base, "two")
+    models["invalid_gather_index.onnx"] = graph_model(
+        [gemm, helper.make_node("Gather", ["g", "columns"], ["y"], name="pick", axis=1)], [x], [y],
+        base + [numpy_helper.from_array(np.array([1, 2], dtype=np.int64), "columns")], "gather")
+    models["invalid_concat_axis.onnx"] = graph_model(
+        [gemm, helper.make_node("Concat", ["g", "x"], ["c"], name="rows", axis=0),
+         helper.make_node("Relu", ["c"], ["y"], name="relu1")], [x], [y], base, "concat")
     external = weights("B", 2, 2)
     external.ClearField("raw_data")
     external.ClearField("float_data")
@@ -240,6 +248,40 @@ def hostile_models():
     return models
 
 
+def multi_input_model():
+    """Two inputs concatenated, as Keras' Concatenate and PyTorch's torch.cat write them, and
+    two outputs selected from one layer with Gather (a negative index included). Its own
+    random generator, so that the models above keep their weights."""
+    f = TensorProto.FLOAT
+    own = np.random.default_rng(20240602)
+
+    def w(name, *shape):
+        return numpy_helper.from_array((own.standard_normal(shape) * 0.8).astype(np.float32), name)
+
+    model = graph_model(
+        [helper.make_node("Concat", ["a", "b"], ["ab"], name="join", axis=1),
+         helper.make_node("Gemm", ["ab", "B1", "C1"], ["g1"], name="fc1", transB=1),
+         helper.make_node("Relu", ["g1"], ["h1"], name="relu1"),
+         helper.make_node("Gemm", ["h1", "B2", "C2"], ["g2"], name="fc2", transB=1),
+         helper.make_node("Gather", ["g2", "first_columns"], ["first"], name="pick_first", axis=1),
+         helper.make_node("Gather", ["g2", "last_column"], ["last"], name="pick_last", axis=-1)],
+        [helper.make_tensor_value_info("a", f, ["N", 2]), helper.make_tensor_value_info("b", f, ["N", 3])],
+        [helper.make_tensor_value_info("first", f, ["N", 2]), helper.make_tensor_value_info("last", f, ["N", 1])],
+        [w("B1", 4, 5), w("C1", 4), w("B2", 3, 4), w("C2", 3),
+         numpy_helper.from_array(np.array([0, 1], dtype=np.int64), "first_columns"),
+         numpy_helper.from_array(np.array([-1], dtype=np.int32), "last_column")], "multi_input")
+    onnx.checker.check_model(model, full_check=True)
+    name = "multi_input.onnx"
+    path = save(model, name)
+    rows = (own.standard_normal((4, 5)) * 1.5).astype(np.float32).astype(np.float64)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    first, last = session.run(["first", "last"], {"a": rows[:, :2].astype(np.float32), "b": rows[:, 2:].astype(np.float32)})
+    outputs = np.concatenate([first, last], axis=1).astype(np.float64).tolist()
+    # Several inputs and outputs: the rows are the inputs side by side, the outputs likewise.
+    return {"file": name, "precision": "float", "input": "a", "output": "first", "shape": [5], "inputs": rows.tolist(),
+            "outputs": outputs, "input_names": ["a", "b"], "input_widths": [2, 3], "output_names": ["first", "last"]}
+
+
 def entry(name, precision, shape, inputs, outputs):
     model = onnx.load(os.path.join(OUT, name))
     return {"file": name, "precision": precision, "input": model.graph.input[0].name,
@@ -264,6 +306,7 @@ def main():
         outputs = run(path, inputs, np.float64 if double else np.float32)
         flat = np.asarray(inputs).reshape(4, -1).tolist()
         expected["models"].append(entry(name, "double" if double else "float", shape, flat, outputs))
+    expected["models"].append(multi_input_model())
     for name, model in invalid_models().items():
         save(model, name)
     os.makedirs(os.path.join(OUT, "hostile"), exist_ok=True)
