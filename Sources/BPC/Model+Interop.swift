@@ -12,6 +12,9 @@ public enum ForeignFormat: String, Sendable, CaseIterable {
     case onnx
     /// A network saved by FANN's `fann_save` (`.net`): see `FANNImporter`.
     case fann
+
+    /// The extension files of this format usually have.
+    public var fileExtension: String { self == .fann ? "net" : "onnx" }
 }
 
 /// A foreign network read as a spec: its text, the model it compiles to, and what the reader
@@ -52,8 +55,10 @@ extension Model {
         // The spec says where it came from and what it lacks to be trained further (the file
         // name without the characters YAML reads as line breaks, which would end the comment).
         let shownBase = String(String.UnicodeScalarView(base.unicodeScalars.filter { $0.value >= 0x20 && ![0x7F, 0x85, 0x2028, 0x2029].contains($0.value) }))
-        let yaml = "# Imported by bpc from \(shownBase) (\(format.rawValue)). Every weight and bias is written out; add `data:`\n"
-            + "# (and adjust `train:`) to fine-tune the network with bpc run.\n" + assembly.yaml
+        let yaml = "# Imported by bpc from \(shownBase) (\(format.rawValue)). Every weight and bias is written out. To fine-tune\n"
+            + "# it with bpc run, add `data:` (or give --data FILE.csv) and adjust `train:`; with a `label:` column, list\n"
+            + "# `classes:` in the output units' order (otherwise the sorted class names are matched to the outputs).\n"
+            + assembly.yaml
         do {
             return ImportedSpec(yaml: yaml, model: try Model(yaml: yaml, path: specPath, options: LoadOptions(limits: limits, loadsData: false)), warnings: warnings)
         } catch {

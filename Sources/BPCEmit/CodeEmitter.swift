@@ -141,6 +141,10 @@ private struct Generator {
             "Inputs, in order: \(inputs.joined(separator: ", ")).",
             "Outputs, in order: \(outputs.joined(separator: ", ")).",
         ]
+        if plan.loss == .softmaxCrossEntropy {
+            // Networks imported from a model that ended in Softmax compute the logits here; say so.
+            header.append("The outputs are softmax cross-entropy's logits a; the class probabilities are p = softmax(a) = e^(a - max a) / sum e^(a - max a), as bpc predict shows them, and the predicted class is the largest a.")
+        }
         if let normalization = plan.inputNormalization {
             header.append("Inputs are raw measurements: every function first normalises them, x' = (x - shift) * scale, with the \(normalization.method.rawValue) statistics of the training data.")
         }

@@ -17,7 +17,7 @@ struct Compile: ParsableCommand {
     @OptionGroup var limits: LimitOptions
 
     func run() throws {
-        if let output { try checkWritable(output) }
+        if let output { try checkWritable(output, besides: [spec]) }
         let clock = ContinuousClock()
         let start = clock.now
         let model = try loadModel(spec, limits: limits.limits, loadsData: false)

@@ -32,7 +32,7 @@ struct EmitArguments: ParsableArguments {
     }
 
     func generate(_ language: CodeLanguage) throws {
-        if let output { try checkWritable(output) }
+        if let output { try checkWritable(output, besides: [spec]) }
         let model = try loadModel(spec, limits: limits.limits, loadsData: false)
         // The network's name may be anything (a keyword, "my net"); it becomes a valid identifier.
         var options = EmitOptions(prefix: prefix ?? CodeEmitter.identifier(from: model.name))

@@ -53,7 +53,7 @@ struct Explain: ParsableCommand {
     }
 
     func run() throws {
-        if let output { try checkWritable(output) }
+        if let output { try checkWritable(output, besides: [spec]) }
         let model = try loadModel(spec, limits: limits.limits, loadsData: input == nil)
         let sample = try chosenSample(model)
         let keys = all ? model.parameterKeys : parameters

@@ -36,7 +36,7 @@ struct ExportONNX: ParsableCommand {
     }
 
     func run() throws {
-        try checkWritable(output)
+        try checkWritable(output, besides: [spec])
         let model = try loadModel(spec, limits: limits.limits, loadsData: false)
         let options = ONNXExportOptions(precision: singlePrecision ? .float : .double, producerVersion: BPC.configuration.version)
         let bytes: [UInt8]

@@ -42,7 +42,7 @@ struct Graph: ParsableCommand {
         // could not be written.
         var renderer: (dot: URL, format: RenderedFormat)?
         if let output {
-            try checkWritable(output)
+            try checkWritable(output, besides: [spec])
             if let format = RenderedFormat(path: output) {
                 guard let dot = executableOnPath(named: "dot") else {
                     printError("\(output): error: Graphviz's `dot` is not installed; install it with `apt-get install graphviz` "

@@ -22,7 +22,7 @@ struct ImportArguments: ParsableArguments {
     /// Imports, checks that the spec loads, prints the warnings, then writes the spec; on any
     /// error nothing is written.
     func run(_ format: ForeignFormat) throws {
-        if let output { try checkWritable(output) }
+        if let output { try checkWritable(output, besides: [file]) }
         let imported: ImportedSpec
         do {
             imported = try Model.importing(format, file: file, specPath: output ?? "imported.yaml", name: name, limits: limits.limits)

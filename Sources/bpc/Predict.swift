@@ -39,7 +39,7 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        if let output { try checkWritable(output) }
+        if let output { try checkWritable(output, besides: [spec] + (csv.map { [$0] } ?? [])) }
         let model = try loadModel(spec, limits: limits.limits, loadsData: false)
         let samples = try self.samples(for: model)
         let predictions = try reporting(spec) { () throws(ModelError) in try model.predictions(on: samples) }

@@ -102,14 +102,17 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        // Data files are never overwritten; --save may replace the spec itself (saving the
+        // trained network in place), the drawings and checkpoints may not.
+        let dataFiles = [data, testData].compactMap { $0 }
         if let save {
-            try checkWritable(save)
+            try checkWritable(save, besides: dataFiles + (resume.map { [$0] } ?? []))
             if !save.hasSuffix(".json") && ModelSource(path: spec).isPlan {
                 printError("\(save): error: a plan file has no spec to write back; save to a path ending in .json")
                 throw ExitCode(1)
             }
         }
-        for path in [plotPath, reportPath, checkpoint].compactMap({ $0 }) { try checkWritable(path) }
+        for path in [plotPath, reportPath, checkpoint].compactMap({ $0 }) { try checkWritable(path, besides: [spec] + dataFiles) }
         let resumed = try resume.map(readCheckpoint)
         let overrides = TrainingOverrides(epochs: epochs, learningRate: learningRate, batchSize: batchSize, seed: seed)
         var model = try loadModel(spec, limits: limits.limits, overrides: overrides, loadsData: true)

@@ -55,6 +55,10 @@ func loadModel(_ path: String, limits: Limits, overrides: TrainingOverrides = Tr
         return try Model(contentsOf: path, options: LoadOptions(limits: limits, overrides: overrides, loadsData: loadsData))
     } catch {
         report(error)
+        // A network another tool saved is read by bpc import, not as a spec.
+        if let format = ForeignFormat.allCases.first(where: { path.lowercased().hasSuffix(".\($0.fileExtension)") }) {
+            printError("\(path): note: to read a network saved by another tool, import it first: bpc import \(format.rawValue) \(path) -o spec.yaml")
+        }
         throw ExitCode(1)
     }
 }
@@ -73,13 +77,19 @@ func reporting<T>(_ path: String, _ body: () throws(ModelError) -> T) throws -> 
 /// Checks before any work that `path` can be written: not a folder, and a file can be created
 /// beside it (the temporary file `writeAtomically` will use, made and removed here), which
 /// also catches read-only and virtual file systems. A run that would fail to save its result
-/// fails up front instead.
-func checkWritable(_ path: String) throws {
+/// fails up front instead. A path that names one of `inputs` (the same file, by any name) is
+/// refused too: the command would replace what it reads.
+func checkWritable(_ path: String, besides inputs: [String] = []) throws {
     var status = stat()
     let exists = stat(path, &status) == 0
     var problem: String?
+    var inputStatus = stat()
     if path.isEmpty {
         problem = "the path is empty"
+    } else if exists, let input = inputs.first(where: {
+        stat($0, &inputStatus) == 0 && inputStatus.st_dev == status.st_dev && inputStatus.st_ino == status.st_ino
+    }) {
+        problem = "it is the input file \(input); write to another file"
     } else if exists && (status.st_mode & S_IFMT) == S_IFDIR {
         problem = "it is a folder"
     } else if exists && (status.st_mode & S_IFMT) != S_IFREG {

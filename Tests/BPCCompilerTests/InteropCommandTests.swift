@@ -150,4 +150,41 @@ struct InteropCommandTests {
                     "\(probabilities) vs \(want)")
         }
     }
+
+    @Test("no command writes over the file it reads: import, export, compile and predict refuse -o naming their input, under any name")
+    func outputIsNotTheInput() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let net = folder.appendingPathComponent("x.net")
+        try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/fann/standard.net"), to: net)
+        let spec = folder.appendingPathComponent("xor.yaml")
+        try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("specs/xor.yaml"), to: spec)
+        let csv = folder.appendingPathComponent("in.csv")
+        try "x1,x2\n0,1\n".write(to: csv, atomically: true, encoding: .utf8)
+        let before = try [net, spec, csv].map { try Data(contentsOf: $0) }
+        let attempts: [[String]] = [
+            ["import", "fann", net.path, "-o", net.path],
+            ["import", "fann", net.path, "-o", folder.path + "/./x.net"],
+            ["export", "onnx", spec.path, "-o", spec.path],
+            ["compile", spec.path, "-o", spec.path],
+            ["emit", "c", spec.path, "-o", spec.path],
+            ["predict", spec.path, "--csv", csv.path, "-o", csv.path],
+        ]
+        for arguments in attempts {
+            let result = try bpc(arguments, in: folder)
+            #expect(result.status == 1, "\(arguments)")
+            #expect(result.stderr.contains("error: cannot write the file: it is the input file"), "\(arguments): \(result.stderr)")
+        }
+        #expect(try [net, spec, csv].map { try Data(contentsOf: $0) } == before)
+    }
+
+    @Test("a command given an ONNX model or a FANN network as its spec says to import it first")
+    func foreignFileAsSpec() throws {
+        let onnx = try bpc(["predict", "Tests/Fixtures/onnx/torch_iris_softmax.onnx", "--input", "1,2,3,4"])
+        #expect(onnx.status == 1)
+        #expect(onnx.stderr.contains("torch_iris_softmax.onnx: note: to read a network saved by another tool, import it first: bpc import onnx"), "\(onnx.stderr)")
+        let fann = try bpc(["compile", "Tests/Fixtures/fann/standard.net"])
+        #expect(fann.status == 1)
+        #expect(fann.stderr.contains("bpc import fann Tests/Fixtures/fann/standard.net"), "\(fann.stderr)")
+    }
 }
