@@ -11,11 +11,16 @@ public struct ONNXExportOptions: Sendable {
     }
 
     public var precision: Precision
+    /// One graph input [N, inputs] and one output [N, outputs] instead of one [N, 1] tensor per
+    /// unit: what most consumers of a model expect (an image network's 784 pixels as one
+    /// tensor). See `ONNXExporter.interfaceNames` for their names.
+    public var packed: Bool
     /// bpc's version, written as the model's `producer_version`.
     public var producerVersion: String
 
-    public init(precision: Precision = .double, producerVersion: String = "") {
+    public init(precision: Precision = .double, packed: Bool = false, producerVersion: String = "") {
         self.precision = precision
+        self.packed = packed
         self.producerVersion = producerVersion
     }
 }
@@ -63,21 +68,46 @@ public enum ONNXExporter {
         }
     }
 
-    /// The name of the extra output that softmax cross-entropy's probabilities get: `probabilities`,
-    /// or, if a unit has that name, the first of `probabilities_2`, `probabilities_3`, ... that none has.
-    public static func probabilitiesOutputName(of plan: Plan) -> String {
-        let names = Set(plan.unitNames)
-        var candidate = "probabilities"
-        var suffix = 2
-        while names.contains(candidate) {
-            candidate = "probabilities_\(suffix)"
-            suffix += 1
+    /// The names of the graph's inputs and outputs.
+    public struct InterfaceNames: Sendable, Equatable {
+        public var inputs: [String]
+        public var outputs: [String]
+        /// Softmax cross-entropy's extra output.
+        public var probabilities: String?
+    }
+
+    /// One name per unit (the units' own names), or, packed, one for all inputs and one for all
+    /// outputs: the units' group (`x` for x[0], x[1], ... in order), the unit's name for one
+    /// unit, else `inputs` / `outputs`. The probabilities output is `probabilities`, or, if that
+    /// is taken, the first of `probabilities_2`, `probabilities_3`, ... that is not.
+    public static func interfaceNames(of plan: Plan, packed: Bool) -> InterfaceNames {
+        func names(_ units: [Int32], fallback: String) -> [String] {
+            let unitNames = units.map { plan.unitNames[Int($0)] }
+            guard packed else { return unitNames }
+            if unitNames.count == 1 { return unitNames }
+            if let first = unitNames.first, let bracket = first.firstIndex(of: "[") {
+                let group = String(first[..<bracket])
+                if unitNames.enumerated().allSatisfy({ $0.element == "\(group)[\($0.offset)]" }) { return [group] }
+            }
+            return [fallback]
         }
-        return candidate
+        var interface = InterfaceNames(inputs: names(plan.inputUnits, fallback: "inputs"),
+                                       outputs: names(plan.outputUnits, fallback: "outputs"))
+        if plan.loss == .softmaxCrossEntropy {
+            let taken = Set(plan.unitNames).union(interface.inputs).union(interface.outputs)
+            var candidate = "probabilities"
+            var suffix = 2
+            while taken.contains(candidate) {
+                candidate = "probabilities_\(suffix)"
+                suffix += 1
+            }
+            interface.probabilities = candidate
+        }
+        return interface
     }
 
     static func modelProto(of plan: Plan, options: ONNXExportOptions) -> Onnx_ModelProto {
-        var graph = GraphBuilder(precision: options.precision)
+        var graph = GraphBuilder(precision: options.precision, interface: interfaceNames(of: plan, packed: options.packed))
         graph.lower(plan)
 
         var model = Onnx_ModelProto()
@@ -112,9 +142,10 @@ public enum ONNXExporter {
             ("bpc.inputs", plan.inputUnits.map { plan.unitNames[Int($0)] }.joined(separator: ",")),
             ("bpc.outputs", plan.outputUnits.map { plan.unitNames[Int($0)] }.joined(separator: ",")),
         ]
-        if plan.loss == .softmaxCrossEntropy {
-            entries.append(("bpc.probabilities", probabilitiesOutputName(of: plan)))
+        if let probabilities = interfaceNames(of: plan, packed: options.packed).probabilities {
+            entries.append(("bpc.probabilities", probabilities))
         }
+        entries.append(("bpc.layout", options.packed ? "packed" : "units"))
         if let classes = plan.classNames {
             // A JSON list, since class names may hold any character.
             var list = "["
@@ -140,6 +171,7 @@ public enum ONNXExporter {
 /// Builds the graph of one plan: nodes in topological order, initializers, inputs and outputs.
 struct GraphBuilder {
     let precision: ONNXExportOptions.Precision
+    let interface: ONNXExporter.InterfaceNames
     private(set) var graph = Onnx_GraphProto()
     /// Where each unit's value z is: a tensor and the column in it.
     private var location: [(tensor: String, column: Int)] = []
@@ -148,8 +180,9 @@ struct GraphBuilder {
     private var firstInput = ""
     private var nodeCount = 0
 
-    init(precision: ONNXExportOptions.Precision) {
+    init(precision: ONNXExportOptions.Precision, interface: ONNXExporter.InterfaceNames) {
         self.precision = precision
+        self.interface = interface
     }
 
     private var elementType: Int32 {
@@ -166,17 +199,18 @@ struct GraphBuilder {
     // MARK: Stages
 
     private mutating func lowerInputs(_ plan: Plan) {
-        let names = plan.inputUnits.map { plan.unitNames[Int($0)] }
-        for name in names { graph.input.append(valueInfo(name, columns: 1)) }
+        let names = interface.inputs
+        let width = plan.inputUnits.count
+        for name in names { graph.input.append(valueInfo(name, columns: names.count == 1 ? width : 1)) }
         firstInput = names.first ?? ""
         var inputs = names.count == 1 ? names[0] : node("Concat", names, name: "inputs", attributes: [.int("axis", 1)])
         if let normalization = plan.inputNormalization {
             // x' = (x - shift) * scale, in this order, as everywhere in bpc.
-            let shift = constant("normalize/shift", normalization.shift, dims: [Int64(names.count)])
-            let scale = constant("normalize/scale", normalization.scale, dims: [Int64(names.count)])
+            let shift = constant("normalize/shift", normalization.shift, dims: [Int64(width)])
+            let scale = constant("normalize/scale", normalization.scale, dims: [Int64(width)])
             inputs = node("Mul", [node("Sub", [inputs, shift], name: "normalize/sub"), scale], name: "normalize/mul")
         }
-        width[inputs] = names.count
+        self.width[inputs] = width
         for (column, unit) in plan.inputUnits.enumerated() { location[Int(unit)] = (inputs, column) }
     }
 
@@ -271,8 +305,23 @@ struct GraphBuilder {
     }
 
     private mutating func lowerOutputs(_ plan: Plan) {
-        for unit in plan.outputUnits.map(Int.init) {
-            let name = plan.unitNames[unit]
+        let outputUnits = plan.outputUnits.map(Int.init)
+        if interface.outputs.count == 1 {
+            let name = interface.outputs[0]
+            _ = node("Identity", [gathered(outputUnits, label: "outputs")], name: "output/\(name)", output: name)
+            graph.output.append(valueInfo(name, columns: outputUnits.count))
+        } else {
+            lowerOutputsByUnit(plan)
+        }
+        if let name = interface.probabilities {
+            let logits = gathered(outputUnits, label: "probabilities")
+            _ = node("Softmax", [logits], name: "probabilities", output: name, attributes: [.int("axis", 1)])
+            graph.output.append(valueInfo(name, columns: outputUnits.count))
+        }
+    }
+
+    private mutating func lowerOutputsByUnit(_ plan: Plan) {
+        for (unit, name) in zip(plan.outputUnits.map(Int.init), interface.outputs) {
             let (tensor, column) = location[unit]
             if width[tensor] == 1 {
                 _ = node("Identity", [tensor], name: "output/\(name)", output: name)
@@ -281,12 +330,6 @@ struct GraphBuilder {
                          name: "output/\(name)", output: name, attributes: [.int("axis", 1)])
             }
             graph.output.append(valueInfo(name, columns: 1))
-        }
-        if plan.loss == .softmaxCrossEntropy {
-            let name = ONNXExporter.probabilitiesOutputName(of: plan)
-            let logits = gathered(plan.outputUnits.map(Int.init), label: "probabilities")
-            _ = node("Softmax", [logits], name: "probabilities", output: name, attributes: [.int("axis", 1)])
-            graph.output.append(valueInfo(name, columns: plan.outputUnits.count))
         }
     }
 
@@ -370,10 +413,11 @@ struct GraphBuilder {
         return (node("Concat", tensors, name: "concat", attributes: [.int("axis", 1)]), columns)
     }
 
-    /// A [N, 1] tensor of zeros, made once from the shape of the first input.
+    /// A [N, 1] tensor of zeros, made once from the batch size of the first input.
     private mutating func zeros() -> String {
         if let zeroColumn { return zeroColumn }
-        let shape = node("Shape", [firstInput], name: "zeros/shape")
+        let batch = node("Shape", [firstInput], name: "zeros/batch", attributes: [.int("start", 0), .int("end", 1)])
+        let shape = node("Concat", [batch, int64Constant("zeros/width", [1], dims: [1])], name: "zeros/shape", attributes: [.int("axis", 0)])
         var value = Onnx_TensorProto()
         value.dataType = elementType
         value.dims = [1]

@@ -18,48 +18,44 @@ import Testing
         return (0..<count).map { row in model.inputNames.indices.map { column in Double((row * 7 + column * 3) % 11) * 0.4 - 2 } }
     }
 
-    static func feeds(_ model: Model, _ rows: [[Double]]) -> [String: [[Double]]] {
-        var feeds: [String: [[Double]]] = [:]
-        for (column, name) in model.inputNames.enumerated() { feeds[name] = rows.map { [$0[column]] } }
-        return feeds
-    }
-
-    /// Exports `model` in both precisions, runs them, and compares every output (and softmax
-    /// cross-entropy's probabilities) with bpc's: 1e-12 in binary64, 1e-5 in binary32, relative
-    /// to the value or 1, whichever is larger.
+    /// Exports `model` in both precisions and both layouts, runs them, and compares every output
+    /// (and softmax cross-entropy's probabilities) with bpc's: 1e-12 in binary64, 1e-5 in
+    /// binary32, relative to the value or 1, whichever is larger.
     static func expectOnnxruntimeAgrees(_ model: Model, label: String, rows: [[Double]]) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpc-onnx-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
+        let variants = ONNXExportOptions.Precision.allCases.flatMap { precision in [false, true].map { ONNXExportOptions(precision: precision, packed: $0) } }
         var requests: [(model: URL, feeds: [String: [[Double]]])] = []
-        for precision in ONNXExportOptions.Precision.allCases {
-            let url = folder.appendingPathComponent("\(precision).onnx")
-            try Data(try model.exportONNX(options: ONNXExportOptions(precision: precision))).write(to: url)
-            requests.append((url, feeds(model, rows)))
+        for (index, options) in variants.enumerated() {
+            let url = folder.appendingPathComponent("\(index).onnx")
+            try Data(try model.exportONNX(options: options)).write(to: url)
+            requests.append((url, ONNXOracle.feeds(inputs: ONNXExporter.interfaceNames(of: model.plan, packed: options.packed).inputs, rows: rows)))
         }
         let predictions = try rows.map { try model.prediction(for: $0) }
         let answers = try ONNXOracle.run(requests)
-        for (precision, answer) in zip(ONNXExportOptions.Precision.allCases, answers) {
-            let tolerance = precision == .double ? 1e-12 : 1e-5
+        for (options, answer) in zip(variants, answers) {
+            let variant = "\(label) \(options.precision)\(options.packed ? " packed" : "")"
+            let interface = ONNXExporter.interfaceNames(of: model.plan, packed: options.packed)
+            let tolerance = options.precision == .double ? 1e-12 : 1e-5
             func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= tolerance * max(1, abs(a), abs(b)) }
-            #expect(answer.checker == "ok", "\(label) \(precision): \(answer.checker)")
+            #expect(answer.checker == "ok", "\(variant): \(answer.checker)")
             #expect(answer.opset == 17)
             #expect(answer.metadata["bpc.loss"] == model.plan.loss.name)
-            let outputs = try #require(answer.outputs, "\(label) \(precision): \(answer.error ?? "")")
-            for (column, name) in model.outputNames.enumerated() {
-                let values = try #require(outputs[name], "\(label): no output \(name)")
-                for (row, prediction) in predictions.enumerated() {
-                    #expect(close(values[row][0], prediction.outputs[column]),
-                            "\(label) \(precision) \(name) row \(row): onnxruntime \(values[row][0]), bpc \(prediction.outputs[column])")
-                }
+            #expect(answer.inputs.count == (options.packed ? 1 : model.inputNames.count))
+            let outputs = try #require(answer.outputs, "\(variant): \(answer.error ?? "")")
+            let values = try ONNXOracle.rows(of: outputs, names: interface.outputs, count: rows.count)
+            for (row, prediction) in predictions.enumerated() {
+                #expect(values[row].count == prediction.outputs.count && zip(values[row], prediction.outputs).allSatisfy { close($0, $1) },
+                        "\(variant) row \(row): onnxruntime \(values[row]), bpc \(prediction.outputs)")
             }
             if model.plan.loss == .softmaxCrossEntropy {
-                let name = ONNXExporter.probabilitiesOutputName(of: model.plan)
+                let name = try #require(interface.probabilities)
                 #expect(answer.metadata["bpc.probabilities"] == name)
-                let values = try #require(outputs[name], "\(label): no \(name) output")
+                let values = try #require(outputs[name], "\(variant): no \(name) output")
                 for (row, prediction) in predictions.enumerated() {
                     let probabilities = try #require(prediction.probabilities)
-                    #expect(zip(values[row], probabilities).allSatisfy { close($0, $1) }, "\(label) \(precision) row \(row): \(values[row]) vs \(probabilities)")
+                    #expect(zip(values[row], probabilities).allSatisfy { close($0, $1) }, "\(variant) row \(row): \(values[row]) vs \(probabilities)")
                 }
             }
         }
@@ -119,6 +115,9 @@ import Testing
             let elementType = Int32(precision == .double ? Onnx_TensorProto.DataType.double.rawValue : Onnx_TensorProto.DataType.float.rawValue)
             #expect(proto.graph.input.map(\.name) == model.inputNames)
             #expect(proto.graph.output.map(\.name) == model.outputNames + ["probabilities"])
+            let packed = ONNXExporter.modelProto(of: model.plan, options: ONNXExportOptions(precision: precision, packed: true))
+            #expect(packed.graph.input.map(\.name) == ["x"] && packed.graph.output.map(\.name) == ["y", "probabilities"])
+            #expect(packed.graph.input[0].type.tensorType.shape.dim.map(\.dimValue) == [0, 4])
             for info in proto.graph.input + proto.graph.output.dropLast() {
                 #expect(info.type.tensorType.elemType == elementType)
                 #expect(info.type.tensorType.shape.dim.map(\.dimParam) == ["N", ""])
@@ -133,6 +132,25 @@ import Testing
             #expect(metadata["bpc.precision"] == precision.rawValue)
             // The normalisation comes first, with the plan's statistics.
             #expect(proto.graph.node.prefix(3).map(\.opType) == ["Concat", "Sub", "Mul"])
+        }
+    }
+
+    @Test("a packed export comes back through bpc import onnx with the spec's groups and outputs")
+    func packedRoundTrip() throws {
+        let original = try Model(contentsOf: packageRoot.appendingPathComponent("specs/iris.yaml").path)
+        for precision in ONNXExportOptions.Precision.allCases {
+            let bytes = try original.exportONNX(options: ONNXExportOptions(precision: precision, packed: true))
+            let assembly = try ONNXImporter.assemble(bytes: bytes, file: "iris.onnx", specPath: "iris.yaml", name: "iris")
+            let imported = try Model(yaml: assembly.yaml, path: "iris.yaml")
+            #expect(imported.inputNames == original.inputNames)
+            #expect(imported.outputNames == original.outputNames)
+            #expect(imported.plan.loss == original.plan.loss)
+            for row in Self.inputs(of: original) {
+                let want = try original.predict(row), got = try imported.predict(row)
+                // binary32 rounds every weight once.
+                #expect(precision == .double ? got == want : zip(got, want).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) },
+                        "\(precision): \(got) vs \(want)")
+            }
         }
     }
 }

@@ -44,36 +44,32 @@ struct ONNXExportPropertyTests {
         defer { try? FileManager.default.removeItem(at: folder) }
 
         var requests: [(model: URL, feeds: [String: [[Double]]])] = []
-        var expected: [(name: String, plan: Plan, precision: ONNXExportOptions.Precision, outputs: [[Double]])] = []
+        var expected: [(name: String, options: ONNXExportOptions, interface: ONNXExporter.InterfaceNames, outputs: [[Double]])] = []
+        let variants = ONNXExportOptions.Precision.allCases.flatMap { precision in [false, true].map { ONNXExportOptions(precision: precision, packed: $0) } }
         for (index, item) in cases.enumerated() {
             var network = try Network(plan: item.plan)
             let outputs = item.inputs.map { network.predict($0) }
-            var feeds: [String: [[Double]]] = [:]
-            for (column, unit) in item.plan.inputUnits.enumerated() {
-                feeds[item.plan.unitNames[Int(unit)]] = item.inputs.map { [$0[column]] }
-            }
-            for precision in ONNXExportOptions.Precision.allCases {
-                let url = folder.appendingPathComponent("\(index)-\(precision).onnx")
-                try Data(try ONNXExporter.model(of: item.plan, options: ONNXExportOptions(precision: precision))).write(to: url)
-                requests.append((url, feeds))
-                expected.append((item.name, item.plan, precision, outputs))
+            for (variant, options) in variants.enumerated() {
+                let url = folder.appendingPathComponent("\(index)-\(variant).onnx")
+                try Data(try ONNXExporter.model(of: item.plan, options: options)).write(to: url)
+                let interface = ONNXExporter.interfaceNames(of: item.plan, packed: options.packed)
+                requests.append((url, ONNXOracle.feeds(inputs: interface.inputs, rows: item.inputs)))
+                expected.append((item.name, options, interface, outputs))
             }
         }
         let answers = try ONNXOracle.run(requests)
         try #require(answers.count == expected.count)
         var checked = 0
         for (answer, want) in zip(answers, expected) {
-            #expect(answer.checker == "ok", "\(want.name) \(want.precision): \(answer.checker)")
-            let outputs = try #require(answer.outputs, "\(want.name) \(want.precision): \(answer.error ?? "")")
-            let tolerance = want.precision == .double ? 1e-12 : 1e-5
-            for (column, unit) in want.plan.outputUnits.enumerated() {
-                let name = want.plan.unitNames[Int(unit)]
-                let rows = try #require(outputs[name], "\(want.name): no output \(name)")
-                try #require(rows.count == want.outputs.count)
-                for (row, values) in rows.enumerated() {
-                    #expect(values.count == 1)
-                    #expect(closeEnough(values[0], want.outputs[row][column], relative: tolerance),
-                            "\(want.name) \(want.precision) \(name) row \(row): onnxruntime \(values[0]), bpc \(want.outputs[row][column])")
+            let label = "\(want.name) \(want.options.precision)\(want.options.packed ? " packed" : "")"
+            #expect(answer.checker == "ok", "\(label): \(answer.checker)")
+            let outputs = try #require(answer.outputs, "\(label): \(answer.error ?? "")")
+            let rows = try ONNXOracle.rows(of: outputs, names: want.interface.outputs, count: want.outputs.count)
+            let tolerance = want.options.precision == .double ? 1e-12 : 1e-5
+            for (row, values) in rows.enumerated() {
+                #expect(values.count == want.outputs[row].count)
+                for (value, bpc) in zip(values, want.outputs[row]) {
+                    #expect(closeEnough(value, bpc, relative: tolerance), "\(label) row \(row): onnxruntime \(values), bpc \(want.outputs[row])")
                     checked += 1
                 }
             }

@@ -71,6 +71,26 @@ public enum ONNXOracle {
         return try JSONDecoder().decode([Answer].self, from: Data(run.stdout.utf8))
     }
 
+    /// The feeds for `rows` (N x inputs) of a graph whose inputs are `names`: one [N, 1]
+    /// column per name, or, for one name, the rows themselves ([N, inputs]).
+    public static func feeds(inputs names: [String], rows: [[Double]]) -> [String: [[Double]]] {
+        if names.count == 1 { return [names[0]: rows] }
+        var feeds: [String: [[Double]]] = [:]
+        for (column, name) in names.enumerated() { feeds[name] = rows.map { [$0[column]] } }
+        return feeds
+    }
+
+    /// The output rows (N x outputs) of a graph whose outputs are `names`: one [N, outputs]
+    /// tensor, or one [N, 1] column per name.
+    public static func rows(of outputs: [String: [[Double]]], names: [String], count: Int) throws -> [[Double]] {
+        if names.count == 1, let rows = outputs[names[0]] { return rows }
+        let columns = try names.map { name in
+            guard let column = outputs[name] else { throw OracleFailure(message: "onnxruntime gave no output \(name)") }
+            return column
+        }
+        return (0..<count).map { row in columns.map { $0[row][0] } }
+    }
+
     public struct OracleFailure: Error, CustomStringConvertible {
         public var message: String
         public var description: String { message }
