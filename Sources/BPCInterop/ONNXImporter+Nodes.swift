@@ -58,13 +58,44 @@ struct ONNXNode {
         return attribute.i
     }
 
-    /// The name of the layer the node creates: the module's name from an exporter's scoped
-    /// node name (`fc1` from PyTorch's `/fc1/Gemm`, `dense` from tf2onnx's
-    /// `sequential/dense/MatMul`), else the node's name; nil when the node has none.
-    var layerName: String? {
+    /// The name of the layer the node creates, when something names it: the module's name from
+    /// an exporter's scoped node name (`fc1` from PyTorch's `/fc1/Gemm`, `dense` from tf2onnx's
+    /// `sequential/dense/MatMul`), else the node's name. PyTorch's default (dynamo) exporter
+    /// names nodes after their op (`node_linear_1`, `node_Gemm_3`), and the modules of an
+    /// unnamed `Sequential` are numbers (`/0/Gemm`); such names say nothing about the network,
+    /// so there the module path of the layer's weight initializer (`weight`: `fc1.weight`,
+    /// `layers.2.weight`) names it instead: `fc1`, `layers_2`, and `layer0` for `0.weight` (a
+    /// group name starts with a letter, and `layer0` reads better than the sanitized `u0`).
+    func layerName(weight: String?) -> String? {
         let parts = node.name.split(separator: "/")
-        guard let name = parts.count >= 2 ? parts[parts.count - 2] : parts.first else { return nil }
-        return String(name)
+        let scoped = (parts.count >= 2 ? parts[parts.count - 2] : parts.first).map(String.init)
+        if let scoped, !isGeneric(scoped) { return scoped }
+        if let weight, let module = Self.modulePath(ofWeight: weight) { return module }
+        guard let scoped else { return nil }
+        return scoped.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } ? "layer" + scoped : scoped
+    }
+
+    /// Whether `name` (a node's name or its module's) only repeats what the graph says anyway:
+    /// the dynamo exporter's `node_...` and `n3`, an op type with a number (`Gemm_3`, `MatMul2`),
+    /// a bare number (a `Sequential`'s module `0`).
+    func isGeneric(_ name: String) -> Bool {
+        let digits = UInt8(ascii: "0")...UInt8(ascii: "9")
+        func isNumber(_ text: Substring) -> Bool { text.utf8.allSatisfy { digits.contains($0) } }
+        if name.isEmpty || name.hasPrefix("node_") || isNumber(name[...]) { return true }
+        if name.hasPrefix("n"), name.count > 1, isNumber(name.dropFirst()) { return true }
+        guard name.lowercased().hasPrefix(opType.lowercased()), !opType.isEmpty else { return false }
+        let rest = name.dropFirst(opType.count)
+        return isNumber(rest.hasPrefix("_") ? rest.dropFirst() : rest)
+    }
+
+    /// `fc1` for the initializer `fc1.weight`, `layers_2` for `layers.2.weight`, `layer0` for
+    /// `0.weight`: PyTorch names a parameter by its module's path and the attribute.
+    static func modulePath(ofWeight weight: String) -> String? {
+        let components = weight.split(separator: ".", omittingEmptySubsequences: false)
+        guard components.count >= 2, components.last == "weight", !components.dropLast().contains(where: \.isEmpty) else { return nil }
+        let path = components.dropLast().joined(separator: "_")
+        guard let first = path.unicodeScalars.first else { return nil }
+        return ("0"..."9").contains(first) ? "layer" + path : path
     }
 
     private static func range(_ range: ClosedRange<Int>) -> String {
@@ -112,12 +143,9 @@ struct ONNXTensor {
 
 enum ONNXTensors {
     /// Decodes `proto` (named `origin` in messages, for `node`), checking that its data is in
-    /// the file and matches its dims and type before anything is allocated for it.
+    /// the file, or in the external data file next to it (`ONNXExternalData`), and matches its
+    /// dims and type before anything is allocated for it.
     static func decode(_ proto: Onnx_TensorProto, origin: String, node: ONNXNode) throws(ImportFailure) -> ONNXTensor {
-        if proto.dataLocation == .external || !proto.externalData.isEmpty {
-            let location = proto.externalData.first { $0.key == "location" }?.value ?? "another file"
-            throw node.fail("\(origin) keeps its data in '\(location)' (external data); bpc reads self-contained models: onnx.load the model and onnx.save it with save_as_external_data=False")
-        }
         guard !proto.hasSegment else { throw node.fail("\(origin) is a segment of a tensor, which is not supported") }
         guard proto.dims.allSatisfy({ $0 >= 0 }), let count = product(proto.dims.map { Int($0) }) else {
             throw node.fail("\(origin) has impossible dims \(proto.dims)")
@@ -140,17 +168,27 @@ enum ONNXTensors {
         case .int32?: proto.int32Data.count
         default: proto.int64Data.count
         }
-        let raw = proto.rawData
-        if !raw.isEmpty {
-            guard typed == 0 else { throw node.fail("\(origin) has both raw_data and typed data") }
-            guard count <= raw.count / size, raw.count == count * size else {
-                throw node.fail("\(origin) has \(raw.count) bytes of raw_data, but its dims \(dims) of \(typeName(proto.dataType)) need \(count.multipliedReportingOverflow(by: size).overflow ? "more" : "\(count * size)")")
+        let (byteCount, overflow) = count.multipliedReportingOverflow(by: size)
+        let bytes: [UInt8]
+        if proto.dataLocation == .external || !proto.externalData.isEmpty {
+            guard typed == 0, proto.rawData.isEmpty else {
+                throw node.fail("\(origin) has both external data and data in the model")
             }
-        } else if typed != count {
-            throw node.fail("\(origin) holds \(typed) values, but its dims \(dims) need \(count)")
+            guard !overflow else { throw node.fail("\(origin) has impossible dims \(proto.dims)") }
+            bytes = try ONNXExternalData.read(proto, origin: origin, byteCount: byteCount, type: typeName(proto.dataType), dims: dims, node: node)
+        } else {
+            bytes = [UInt8](proto.rawData)
+            if !bytes.isEmpty {
+                guard typed == 0 else { throw node.fail("\(origin) has both raw_data and typed data") }
+                guard !overflow, bytes.count == byteCount else {
+                    throw node.fail("\(origin) has \(bytes.count) bytes of raw_data, but its dims \(dims) of \(typeName(proto.dataType)) need \(overflow ? "more" : "\(byteCount)")")
+                }
+            } else if typed != count {
+                throw node.fail("\(origin) holds \(typed) values, but its dims \(dims) need \(count)")
+            }
         }
         var tensor = ONNXTensor(dims: dims, isReal: type != .int64 && type != .int32, isInt32: type == .int32)
-        if raw.isEmpty {
+        if bytes.isEmpty {
             switch type {
             case .float?: tensor.values = proto.floatData.map { Double($0) }
             case .double?: tensor.values = proto.doubleData
@@ -159,7 +197,6 @@ enum ONNXTensors {
             }
             return tensor
         }
-        let bytes = [UInt8](raw)
         func word(_ index: Int, _ width: Int) -> UInt64 {
             var bits: UInt64 = 0
             for byte in 0..<width { bits |= UInt64(bytes[index * width + byte]) << (8 * byte) }

@@ -18,24 +18,34 @@ import Foundation
 /// Add and Sub, Mul and Div (by a power of two) of units by constants (exact: bpc's input
 /// normalisation comes back as two groups), Concat and Gather along axis 1 (no new units),
 /// Relu, LeakyRelu (slope 0.01), Sigmoid, Tanh, Softplus, SiLU as Mul(a, Sigmoid(a)) and
-/// bpc's binary64 leaky ReLU and softplus subgraphs, Identity, Dropout (inference: it passes
-/// its input through, as onnxruntime does without training_mode), Flatten and Reshape that keep
-/// the batch dimension, Constant, and Softmax over the last axis as the only output or as the
-/// probabilities of the other outputs. `bpc.loss` in the metadata is used where the graph
-/// allows it (else ignored). Every other op, and anything whose meaning would change in a bpc
-/// network, is rejected with the node's name and op type.
+/// bpc's binary64 leaky ReLU and softplus subgraphs, PyTorch's thresholded softplus
+/// (Where(Greater(a, 20), a, Softplus(a)), within 2.1e-9 of bpc's), BatchNormalization at
+/// inference directly after a Gemm or MatMul layer (folded into its weights and biases),
+/// Identity, Dropout (inference: it passes its input through, as onnxruntime does without
+/// training_mode), Flatten and Reshape that keep the batch dimension, Constant, and Softmax
+/// or LogSoftmax over the last axis as the only output or as the probabilities of the other
+/// outputs. Weights may be kept in external data files beside the model (PyTorch's default
+/// exporter writes `model.onnx.data`), read only from the model's folder. `bpc.loss` in the
+/// metadata is used where the graph allows it (else ignored). Every other op, and anything
+/// whose meaning would change in a bpc network, is rejected with the node's name and op type.
 public enum ONNXImporter {
     /// - Parameters:
-    ///   - bytes: the serialized `ModelProto` (a `.onnx` file, with its weights inside).
-    ///   - file: names the model in diagnostics.
+    ///   - bytes: the serialized `ModelProto` (a `.onnx` file).
+    ///   - file: the model's path: it names the model in diagnostics, and tensors stored as
+    ///     external data are read from files in its folder (see `ONNXExternalData`).
     ///   - specPath: the file the spec will be written to.
     ///   - name: the spec's name.
     public static func assemble(bytes: [UInt8], file: String, specPath: String, name: String) throws(ImportFailure) -> SpecAssembly {
+        guard !bytes.isEmpty else {
+            throw ImportFailure(file: file, "the file is empty; an ONNX model is a protobuf ModelProto")
+        }
         let model: Onnx_ModelProto
         do {
             model = try Onnx_ModelProto(serializedBytes: bytes)
         } catch {
-            throw ImportFailure(file: file, "not an ONNX model: the protobuf message does not decode (\(error))")
+            // swift-protobuf's error (`malformedProtobuf`, `truncated`) names its own enum
+            // case, which tells the user nothing the sentence does not.
+            throw ImportFailure(file: file, "not an ONNX model: the file is not a protobuf ModelProto (truncated or corrupt, or another format)")
         }
         var reader = try ONNXGraphReader(model: model, file: file)
         try reader.readNodes()
@@ -122,7 +132,8 @@ struct ONNXGraphReader {
     var layers: [ONNXLayer] = []
     /// How many of `layers`, the first, hold the graph inputs.
     var inputLayerCount = 0
-    /// The graph outputs that a Softmax computes; their values are bound to its logits.
+    /// The graph outputs that a Softmax (or LogSoftmax) computes; their values are bound to
+    /// its logits.
     var softmaxOutputs: Set<String> = []
     /// Nodes that end an activation written as a subgraph (SiLU as Mul(a, Sigmoid(a)), bpc's
     /// binary64 leaky ReLU and softplus), with the value the activation applies to; the other
@@ -304,9 +315,12 @@ struct ONNXGraphReader {
     // MARK: Activations written as subgraphs
 
     /// Finds the subgraphs that compute one of bpc's activations (as bpc's exporter writes
-    /// them where ONNX or onnxruntime has no operator): SiLU = Mul(a, Sigmoid(a)); in binary64,
-    /// leaky ReLU = Where(Greater(a, 0), a, Mul(a, 0.01)) and softplus = Relu(a) + log1p(e^-|a|)
-    /// with log1p as the exporter spells it. Each match is read as one activation of `a`; a
+    /// them where ONNX or onnxruntime has no operator): SiLU = Mul(a, Sigmoid(a)), which is
+    /// also how both of PyTorch's exporters write `nn.SiLU` (`/1/Sigmoid` and `/1/Mul`, or
+    /// `node_Sigmoid_0` and `node_silu`); in binary64, leaky ReLU = Where(Greater(a, 0), a,
+    /// Mul(a, 0.01)) and softplus = Relu(a) + log1p(e^-|a|) with log1p as the exporter spells
+    /// it; and PyTorch's default exporter's `nn.Softplus`, Where(Greater(a, 20), a,
+    /// Softplus(a)) (see `softplusThreshold`). Each match is read as one activation of `a`; a
     /// subgraph that differs in any node, constant or use is read node by node (and rejected).
     private mutating func findFusedActivations() {
         for index in graph.node.indices.reversed() where live[index] && !absorbed.contains(index) {
@@ -322,12 +336,15 @@ struct ONNXGraphReader {
                 }
             } else if node.opType == "Where", inputs.count == 3 {
                 let a = inputs[1]
-                guard let greater = producing(inputs[0], "Greater", inputs: 2, uses: 1),
-                      greater.inputs[0] == a, constant(greater.inputs[1], equals: 0),
-                      let scaled = producing(inputs[2], "Mul", inputs: 2, uses: 1) else { continue }
-                let slope = scaled.inputs[0] == a ? scaled.inputs[1] : scaled.inputs[1] == a ? scaled.inputs[0] : ""
-                guard constant(slope, equals: Activation.leakySlope) else { continue }
-                fuse(index, input: a, .leakyReLU, absorbing: [greater.index, scaled.index], uses: 3)
+                guard let greater = producing(inputs[0], "Greater", inputs: 2, uses: 1), greater.inputs[0] == a else { continue }
+                if constant(greater.inputs[1], equals: 0), let scaled = producing(inputs[2], "Mul", inputs: 2, uses: 1) {
+                    let slope = scaled.inputs[0] == a ? scaled.inputs[1] : scaled.inputs[1] == a ? scaled.inputs[0] : ""
+                    guard constant(slope, equals: Activation.leakySlope) else { continue }
+                    fuse(index, input: a, .leakyReLU, absorbing: [greater.index, scaled.index], uses: 3)
+                } else if let threshold = scalar(greater.inputs[1]), threshold >= Self.softplusThreshold,
+                          let softplus = producing(inputs[2], "Softplus", inputs: 1, uses: 1), softplus.inputs[0] == a {
+                    fuse(index, input: a, .softplus, absorbing: [greater.index, softplus.index], uses: 3)
+                }
             } else if node.opType == "Add", inputs.count == 2 {
                 for (positive, tail) in [(inputs[0], inputs[1]), (inputs[1], inputs[0])] {
                     if let nodes = softplus(positive: positive, tail: tail) {
@@ -338,6 +355,14 @@ struct ONNXGraphReader {
             }
         }
     }
+
+    /// The smallest threshold t of PyTorch's softplus, Where(Greater(a, t), a, Softplus(a)),
+    /// read as bpc's softplus. PyTorch returns a itself above t (default 20) where bpc computes
+    /// a + log1p(e^-a): they differ by at most log1p(e^-20) ~ 2.1e-9 (absolute) above the
+    /// threshold, which is below binary32's spacing there (1.9e-6), and only by rounding below
+    /// it. A smaller threshold (torch allows any) would differ by more (log1p(e^-10) ~ 4.5e-5),
+    /// so that graph is read node by node and refused.
+    static let softplusThreshold = 20.0
 
     /// Relu(a) + Where(Greater(d, 0), Mul(Log(u), Div(x, d)), x) with x = Exp(Neg(Abs(a))),
     /// u = x + 1 and d = u - 1: the exporter's binary64 softplus of `a`.
@@ -387,6 +412,12 @@ struct ONNXGraphReader {
     /// Whether `name` is a constant (an initializer or a Constant node's tensor) of one
     /// floating-point element equal to `value`.
     private func constant(_ name: String, equals value: Double) -> Bool {
+        scalar(name) == value
+    }
+
+    /// The value of `name` when it is a constant (an initializer or a Constant node's tensor)
+    /// of one floating-point element.
+    private func scalar(_ name: String) -> Double? {
         var proto: Onnx_TensorProto
         if case .constant(let tensor, _)? = values[name] {
             proto = tensor
@@ -395,12 +426,13 @@ struct ONNXGraphReader {
                   graph.node[index].attribute[0].type == .tensor {
             proto = graph.node[index].attribute[0].t
         } else {
-            return false
+            return nil
         }
         let probe = ONNXNode(node: Onnx_NodeProto(), index: 0, file: file)
         guard proto.dims.count <= 8, proto.dims.allSatisfy({ $0 == 1 }),
-              let tensor = try? ONNXTensors.decode(proto, origin: "", node: probe) else { return false }
-        return tensor.isReal && tensor.values == [value]
+              let tensor = try? ONNXTensors.decode(proto, origin: "", node: probe),
+              tensor.isReal, tensor.values.count == 1 else { return nil }
+        return tensor.values[0]
     }
 
     static func isStandard(_ node: Onnx_NodeProto) -> Bool { node.domain.isEmpty || node.domain == "ai.onnx" }
@@ -459,8 +491,10 @@ struct ONNXGraphReader {
             }
             try readActivation(node, .leakyReLU, attributes: ["alpha"])
         case "Softmax": try readSoftmax(node)
+        case "LogSoftmax": try readSoftmax(node, log: true)
+        case "BatchNormalization": try readBatchNormalization(node)
         default:
-            throw node.fail("the op is not supported; bpc imports Gemm, MatMul, Add, Sub, Mul and Div by constants, Concat and Gather of units, Relu, LeakyRelu, Sigmoid, Tanh, Softplus, Identity, Dropout, Flatten, Reshape, Constant and a Softmax output\(bpcExportHint)")
+            throw node.fail("the op is not supported; bpc imports Gemm, MatMul, Add, Sub, Mul and Div by constants, Concat and Gather of units, BatchNormalization after a layer, Relu, LeakyRelu, Sigmoid, Tanh, Softplus, Identity, Dropout, Flatten, Reshape, Constant and a Softmax or LogSoftmax output\(bpcExportHint)")
         }
     }
 
@@ -599,7 +633,7 @@ struct ONNXGraphReader {
         guard weights.allSatisfy(\.isFinite), biases?.allSatisfy(\.isFinite) ?? true else {
             throw node.fail("alpha * B or beta * C overflows binary64")
         }
-        try addLayer(node, count: m, dense: (a.units, weights), biases: biases)
+        try addLayer(node, count: m, dense: (a.units, weights), biases: biases, weight: node.input(1))
     }
 
     private mutating func readMatMul(_ node: ONNXNode) throws(ImportFailure) {
@@ -609,7 +643,7 @@ struct ONNXGraphReader {
         guard a.shape.count == 1, b.dims.count == 2, b.dims[0] == a.units.count, b.dims[1] > 0 else {
             throw node.fail("A has shape \(Self.unitsShape(a.shape)) and B \(b.dims); bpc imports MatMul of [N, K] by a [K, M] matrix")
         }
-        try addLayer(node, count: b.dims[1], dense: (a.units, b.values), biases: nil)
+        try addLayer(node, count: b.dims[1], dense: (a.units, b.values), biases: nil, weight: node.input(1))
     }
 
     /// Add and Sub: units plus or minus units (a new group of identity units with edges of
@@ -779,36 +813,38 @@ struct ONNXGraphReader {
     /// The softmax itself is not a layer: its input is the output units of logits, and
     /// softmax cross-entropy's prediction reports p = softmax(logits), what the graph outputs.
     /// It must be a graph output that nothing else reads (which would read the logits).
-    private mutating func readSoftmax(_ node: ONNXNode) throws(ImportFailure) {
+    /// A final LogSoftmax (`log: true`, how a PyTorch network trained with NLLLoss ends) is read
+    /// the same way: the graph outputs log p, and `bpc predict` shows p, its exp.
+    private mutating func readSoftmax(_ node: ONNXNode, log: Bool = false) throws(ImportFailure) {
         try node.check(inputs: 1...1, outputs: 1...1, attributes: ["axis"])
         guard outputNames.contains(node.output), consumers[node.output, default: 0] == 1 else {
-            throw node.fail("Softmax is supported only as a node producing a graph output that no node uses, where it becomes the softmax_cross_entropy loss")
+            throw node.fail("\(node.opType) is supported only as a node producing a graph output that no node uses, where it becomes the softmax_cross_entropy loss")
         }
         let x = try units(node.input(0), "the input", node)
         let axis = try node.int("axis", default: opset >= 13 ? -1 : 1)
         guard x.shape.count == 1, axis == 1 || axis == -1 else {
             throw node.fail("axis \(axis) over an input of shape \(Self.unitsShape(x.shape)) is not the softmax over each row bpc's softmax_cross_entropy computes")
         }
-        guard x.units.count >= 2 else { throw node.fail("a softmax over one value is always 1") }
+        guard x.units.count >= 2 else { throw node.fail(log ? "a log-softmax over one value is always 0" : "a softmax over one value is always 1") }
         softmaxOutputs.insert(node.output)
         values[node.output] = .units(x)
     }
 
     // MARK: Values
 
-    private func value(_ name: String, _ node: ONNXNode) throws(ImportFailure) -> ONNXValue {
+    func value(_ name: String, _ node: ONNXNode) throws(ImportFailure) -> ONNXValue {
         guard let value = values[name] else { throw node.fail("it uses '\(name)', which is not defined before it") }
         return value
     }
 
-    private func units(_ name: String, _ role: String, _ node: ONNXNode) throws(ImportFailure) -> ONNXUnits {
+    func units(_ name: String, _ role: String, _ node: ONNXNode) throws(ImportFailure) -> ONNXUnits {
         guard case .units(let units) = try value(name, node) else {
             throw node.fail("\(role) ('\(name)') is a constant; bpc needs a value computed from the graph inputs there")
         }
         return units
     }
 
-    private func tensor(_ name: String, _ role: String, _ node: ONNXNode) throws(ImportFailure) -> ONNXTensor {
+    func tensor(_ name: String, _ role: String, _ node: ONNXNode) throws(ImportFailure) -> ONNXTensor {
         guard case .constant(let proto, let origin) = try value(name, node) else {
             throw node.fail("\(role) ('\(name)') is computed from the input; bpc needs an initializer or a Constant there (fixed weights)")
         }
@@ -816,7 +852,7 @@ struct ONNXGraphReader {
     }
 
     /// A tensor of weights: floating-point, and finite (a bpc weight is a number).
-    private func reals(_ name: String, _ role: String, _ node: ONNXNode) throws(ImportFailure) -> ONNXTensor {
+    func reals(_ name: String, _ role: String, _ node: ONNXNode) throws(ImportFailure) -> ONNXTensor {
         let tensor = try self.tensor(name, role, node)
         guard tensor.isReal else {
             throw node.fail("\(role) ('\(name)') holds integers; bpc reads FLOAT or DOUBLE weights")
@@ -845,17 +881,19 @@ struct ONNXGraphReader {
     }
 
     /// The layer `units` (the value named `name`) can still change, if any.
-    private func openLayer(_ units: ONNXUnits, name: String) -> Int? {
+    func openLayer(_ units: ONNXUnits, name: String) -> Int? {
         consumers[name, default: 0] == 1 ? units.openLayer : nil
     }
 
-    /// Appends a layer named after `node` and binds the node's output to its units.
+    /// Appends a layer named after `node` (or, when the node's name is generic, after the
+    /// module of its `weight` initializer) and binds the node's output to its units.
     @discardableResult
     private mutating func addLayer(
-        _ node: ONNXNode, count: Int, dense: (from: [ONNXUnit], weights: [Double])?, biases: [Double]?, shape: [Int]? = nil
+        _ node: ONNXNode, count: Int, dense: (from: [ONNXUnit], weights: [Double])?, biases: [Double]?, shape: [Int]? = nil,
+        weight: String? = nil
     ) throws(ImportFailure) -> Int {
         try spend(count, node)
-        var layer = ONNXLayer(name: node.layerName ?? "layer\(layers.count)", count: count)
+        var layer = ONNXLayer(name: node.layerName(weight: weight) ?? "layer\(layers.count)", count: count)
         layer.biases = biases
         if let dense { layer.dense.append(dense) }
         let index = layers.count
@@ -1046,8 +1084,9 @@ struct ONNXGraphReader {
         return segments
     }
 
-    /// A group's suggested name: its layer's, or for output units exactly one graph output's,
-    /// or `y` for the outputs `y[0]`, `y[1]`, ... (bpc's export of the group `y`).
+    /// A group's suggested name: its layer's, or for output units exactly one graph output's
+    /// (unless that is a bare number), or `y` for the outputs `y[0]`, `y[1]`, ... (bpc's export
+    /// of the group `y`).
     private func nameSegments(_ segments: inout [Segment], layers: [ONNXLayer], outputs: [(name: String, units: [ONNXUnit])]) {
         var ranges: [(start: Int, end: Int, name: String)] = []
         var offset = 0
@@ -1061,7 +1100,10 @@ struct ONNXGraphReader {
             let end = first + segments[index].count
             let inside = ranges.filter { $0.start >= first && $0.end <= end }
             guard inside.first?.start == first, inside.last?.end == end else { continue }
-            if inside.count == 1 {
+            if inside.count == 1, Self.isNumber(inside[0].name) {
+                // PyTorch's TorchScript exporter names an output without output_names by a
+                // number (`23`), which says less than the layer's name (`layer6`, not `u23`).
+            } else if inside.count == 1 {
                 segments[index].name = inside[0].name
             } else if let base = Self.memberBase(inside[0].name, index: 0),
                       inside.enumerated().allSatisfy({ $0.element.name == "\(base)[\($0.offset)]" }) {
@@ -1097,6 +1139,11 @@ struct ONNXGraphReader {
     /// `node 'fc2' (Conv)`, or `node #3 (Conv)` for a node without a name.
     static func label(_ node: Onnx_NodeProto, _ index: Int) -> String {
         node.name.isEmpty ? "node #\(index + 1) (\(node.opType))" : "node '\(node.name)' (\(node.opType))"
+    }
+
+    /// Whether `name` is a non-empty run of decimal digits.
+    static func isNumber(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 
     static func quotedList(_ names: [String]) -> String { names.map { "'\($0)'" }.joined(separator: ", ") }

@@ -44,10 +44,12 @@ struct ImportONNX: ParsableCommand {
         commandName: "onnx",
         abstract: "An ONNX model of dense layers (PyTorch, Keras through tf2onnx, onnx.helper) as a spec.",
         discussion: """
-            Reads Gemm, MatMul, Add, Relu, LeakyRelu (alpha 0.01), Sigmoid, Tanh, Softplus, \
-            Identity, Dropout, Flatten/Reshape of a vector, Concat and Gather of columns, Sub and \
-            Mul by constants, with several inputs and outputs; a final Softmax becomes softmax \
-            cross-entropy and sigmoid outputs binary cross-entropy (else half squared error). \
+            Reads Gemm, MatMul, Add, Relu, LeakyRelu (alpha 0.01), Sigmoid, Tanh, Softplus, SiLU, \
+            BatchNormalization after a layer (folded into it), Identity, Dropout, Flatten/Reshape \
+            of a vector, Concat and Gather of columns, Sub and Mul by constants, with several \
+            inputs and outputs and weights in external data files beside the model; a final \
+            Softmax or LogSoftmax becomes softmax cross-entropy and sigmoid outputs binary \
+            cross-entropy (else half squared error). \
             Every weight and bias is written into the spec, one unit group per layer. Any other \
             operator is refused with the node's name and type. docs/interop.md has the details.
             """

@@ -2,9 +2,11 @@
 
     python scripts/onnx/make-fixtures.py
 
-Needs numpy, onnx, onnxruntime and torch (CPU). The models come from the three places bpc's
-importer reads: PyTorch's exporter (small MLPs trained here with a fixed seed), onnx.helper
-(one model per supported op and attribute), and hand-broken copies the importer must reject.
+Needs numpy, onnx, onnxruntime, torch (CPU) and onnxscript (for PyTorch's default exporter).
+The models come from the three places bpc's importer reads: PyTorch's exporters (small MLPs
+trained here with a fixed seed, and the default dynamo exporter's patterns and external data),
+onnx.helper (one model per supported op and attribute), and hand-broken copies the importer
+must reject.
 expected.json holds onnxruntime's outputs for fixed inputs, so that the Swift tests compare
 bpc with onnxruntime without Python.
 """
@@ -282,6 +284,168 @@ def multi_input_model():
             "outputs": outputs, "input_names": ["a", "b"], "input_widths": [2, 3], "output_names": ["first", "last"]}
 
 
+def export_default(model, rows, name):
+    """Exports `model` as a user would with PyTorch 2.5+'s default exporter (dynamo=True):
+    `torch.onnx.export(model, (x,), "m.onnx")`, nothing else. Its shapes are fixed, the batch
+    included, so the example is the test rows themselves; it writes weights over a few hundred
+    bytes into `m.onnx.data`, and an empty `m.onnx.data` when there are none, which is removed."""
+    path = os.path.join(OUT, name)
+    data = path + ".data"
+    if os.path.exists(data):
+        os.remove(data)
+    torch.onnx.export(model.eval(), (torch.tensor(rows, dtype=torch.float32),), path)
+    # The exporter records each node's Python stack trace, with this checkout's absolute path:
+    # dropped, so that the fixtures are the same wherever they are made (the tensors it keeps
+    # in the .data file stay there: they are not loaded, so onnx.save does not rewrite them).
+    exported = onnx.load(path, load_external_data=False)
+    for node in exported.graph.node:
+        kept = [p for p in node.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
+    onnx.save(exported, path)
+    external = [t for t in exported.graph.initializer if t.data_location == TensorProto.EXTERNAL]
+    if not external and os.path.exists(data) and os.path.getsize(data) == 0:
+        os.remove(data)
+    assert os.path.getsize(path) < 50_000 and (not os.path.exists(data) or os.path.getsize(data) < 50_000), name
+    return path
+
+
+def default_exporter_models():
+    """What PyTorch's default (dynamo) exporter writes for the modules a user trial found
+    refused: weights in external data, nn.SiLU as Mul(x, Sigmoid(x)), nn.Softplus as
+    Where(Greater(x, 20), x, Softplus(x)), a final LogSoftmax (NLLLoss), and nodes named
+    generically (`node_linear_1`), so that the layers are named after the weights (`0.weight`).
+    BatchNorm1d after a Linear, which the dynamo exporter folds itself, comes from the
+    TorchScript exporter (dynamo=False), without input or output names. Own seeds, so that the
+    models above keep their weights."""
+    torch.manual_seed(11)
+    own = np.random.default_rng(20240603)
+    entries = []
+
+    def add(model, name, rows, log_softmax=False):
+        path = export_default(model, rows, name)
+        item = entry(name, "float", [len(rows[0])], rows, run(path, rows, np.float32))
+        if log_softmax:
+            item["log_softmax"] = True
+        entries.append(item)
+
+    def rows(count, width, scale=1.5):
+        return (own.standard_normal((count, width)) * scale).astype(np.float32).astype(np.float64).tolist()
+
+    # 8-32-3: both weight matrices (1024 and 384 bytes) go to torch_external_data.onnx.data.
+    external = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
+    add(external, "torch_external_data.onnx", rows(5, 8))
+
+    class SiLUNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = torch.nn.Linear(3, 4)
+            self.act = torch.nn.SiLU()
+            self.fc2 = torch.nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc2(self.act(self.fc1(x)))
+
+    add(SiLUNet(), "torch_silu.onnx", rows(5, 3))
+
+    # Inputs large enough that some pre-activations pass softplus' threshold 20 and some not.
+    class SoftplusNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Softplus(), torch.nn.Linear(4, 2))
+
+        def forward(self, x):
+            return self.layers(x)
+
+    softplus = SoftplusNet()
+    with torch.no_grad():
+        softplus.layers[0].weight.mul_(8.0)
+    softplus_rows = rows(6, 2, scale=4.0)
+    pre = softplus.layers[0](torch.tensor(softplus_rows, dtype=torch.float32))
+    assert (pre > 20).any() and (pre < 20).any(), "the softplus fixture must cross the threshold"
+    add(softplus, "torch_softplus.onnx", softplus_rows)
+
+    classifier = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3), torch.nn.LogSoftmax(dim=1))
+    add(classifier, "torch_log_softmax.onnx", rows(5, 4), log_softmax=True)
+
+    # BatchNorm1d after a Linear with a bias and after one without, with running statistics
+    # that are not the initial 0 and 1 (which the exporter would share with other tensors).
+    normalised = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6), torch.nn.Tanh(),
+                                     torch.nn.Linear(6, 5, bias=False), torch.nn.BatchNorm1d(5), torch.nn.ReLU(),
+                                     torch.nn.Linear(5, 2))
+    with torch.no_grad():
+        for norm in (normalised[1], normalised[4]):
+            norm.running_mean.uniform_(-0.5, 0.5)
+            norm.running_var.uniform_(0.5, 2.0)
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
+    normalised.eval()
+    batch_rows = rows(5, 4)
+    name = "torch_batchnorm.onnx"
+    path = os.path.join(OUT, name)
+    torch.onnx.export(normalised, (torch.tensor(batch_rows, dtype=torch.float32),), path, dynamo=False)
+    assert any(n.op_type == "BatchNormalization" for n in onnx.load(path).graph.node), "the TorchScript exporter kept BatchNorm"
+    assert os.path.getsize(path) < 50_000, name
+    entries.append(entry(name, "float", [4], batch_rows, run(path, batch_rows, np.float32)))
+    return entries
+
+
+def double_batchnorm_model():
+    """BatchNormalization in binary64 after MatMul + Add and after a MatMul alone, where the
+    folded weights must agree with onnxruntime's two steps to 1e-12."""
+    d = TensorProto.DOUBLE
+    own = np.random.default_rng(20240604)
+
+    def w(name, *shape, low=None, high=None):
+        values = own.uniform(low, high, shape) if low is not None else own.standard_normal(shape) * 0.8
+        return numpy_helper.from_array(values.astype(np.float64), name)
+
+    model = graph_model(
+        [helper.make_node("MatMul", ["x", "W1"], ["m1"], name="dense/MatMul"),
+         helper.make_node("Add", ["m1", "b1"], ["a1"], name="dense/BiasAdd"),
+         helper.make_node("BatchNormalization", ["a1", "s1", "t1", "mean1", "var1"], ["n1"], name="dense/norm", epsilon=1e-3),
+         helper.make_node("Relu", ["n1"], ["h1"], name="dense/Relu"),
+         helper.make_node("MatMul", ["h1", "W2"], ["m2"], name="out/MatMul"),
+         helper.make_node("BatchNormalization", ["m2", "s2", "t2", "mean2", "var2"], ["y"], name="out/norm")],
+        [helper.make_tensor_value_info("x", d, ["N", 3])], [helper.make_tensor_value_info("y", d, ["N", 2])],
+        [w("W1", 3, 4), w("b1", 4), w("s1", 4, low=0.5, high=1.5), w("t1", 4), w("mean1", 4), w("var1", 4, low=0.2, high=2.0),
+         w("W2", 4, 2), w("s2", 2, low=0.5, high=1.5), w("t2", 2), w("mean2", 2), w("var2", 2, low=0.2, high=2.0)],
+        "double_batchnorm")
+    onnx.checker.check_model(model, full_check=True)
+    name = "double_batchnorm.onnx"
+    path = save(model, name)
+    rows = (own.standard_normal((4, 3)) * 1.5).tolist()
+    return entry(name, "double", [3], rows, run(path, rows, np.float64))
+
+
+def external_data_models():
+    """Models whose external data the importer must refuse to read, each with one thing
+    wrong, next to hostile/external_weights.data (16 bytes: a 2 x 2 FLOAT matrix)."""
+    f = TensorProto.FLOAT
+    x = helper.make_tensor_value_info("x", f, ["N", 2])
+    y = helper.make_tensor_value_info("y", f, ["N", 2])
+    with open(os.path.join(OUT, "hostile", "external_weights.data"), "wb") as file:
+        file.write(np.array([[0.5, -1.0], [2.0, 0.25]], dtype=np.float32).tobytes())
+
+    def model(name, dims=(2, 2), **entries):
+        tensor = TensorProto(name="B", data_type=f, dims=list(dims))
+        tensor.data_location = TensorProto.EXTERNAL
+        for key, value in entries.items():
+            tensor.external_data.add(key=key, value=str(value))
+        return graph_model([helper.make_node("Gemm", ["x", "B"], ["y"], name="fc1", transB=1)], [x], [y], [tensor], name)
+
+    return {
+        # The data file of torch_external_data.onnx, one folder up: it exists, and must not be read.
+        "external_parent.onnx": model("parent", location="../torch_external_data.onnx.data", offset=0, length=16),
+        "external_absolute.onnx": model("absolute", location="/etc/passwd", offset=0, length=16),
+        "external_offset.onnx": model("offset", location="external_weights.data", offset=4096, length=16),
+        "external_past_end.onnx": model("past_end", location="external_weights.data", offset=8, length=16),
+        "external_length.onnx": model("length", location="external_weights.data", offset=0, length=12),
+        # 16 GB by its dims: refused by the file's size before anything is allocated.
+        "external_huge.onnx": model("huge", dims=(2 ** 30, 4), location="external_weights.data"),
+    }
+
+
 def entry(name, precision, shape, inputs, outputs):
     model = onnx.load(os.path.join(OUT, name))
     return {"file": name, "precision": precision, "input": model.graph.input[0].name,
@@ -307,10 +471,14 @@ def main():
         flat = np.asarray(inputs).reshape(4, -1).tolist()
         expected["models"].append(entry(name, "double" if double else "float", shape, flat, outputs))
     expected["models"].append(multi_input_model())
+    expected["models"] += default_exporter_models()
+    expected["models"].append(double_batchnorm_model())
     for name, model in invalid_models().items():
         save(model, name)
     os.makedirs(os.path.join(OUT, "hostile"), exist_ok=True)
     for name, model in hostile_models().items():
+        save(model, os.path.join("hostile", name))
+    for name, model in external_data_models().items():
         save(model, os.path.join("hostile", name))
     with open(os.path.join(OUT, "expected.json"), "w") as file:
         json.dump(expected, file, indent=1)
