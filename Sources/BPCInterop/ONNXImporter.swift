@@ -130,6 +130,9 @@ struct ONNXGraphReader {
     /// Whether each node leads to a graph output.
     var live: [Bool] = []
     var layers: [ONNXLayer] = []
+    /// The batch size the graph inputs fix, if they all fix the same one (an exporter traced
+    /// with one example writes [1, 784]); a Reshape may then spell the batch as that number.
+    var fixedBatch: Int64?
     /// How many of `layers`, the first, hold the graph inputs.
     var inputLayerCount = 0
     /// The graph outputs that a Softmax (or LogSoftmax) computes; their values are bound to
@@ -205,6 +208,11 @@ struct ONNXGraphReader {
         var shapes: [[Int]] = []
         var total = 0
         let limit = Limits().maxUnits
+        let batches = inputs.map { input -> Int64? in
+            guard case .tensorType(let tensor)? = input.type.value, case .dimValue(let size)? = tensor.shape.dim.first?.value, size > 0 else { return nil }
+            return size
+        }
+        if let first = batches.first, let size = first, batches.allSatisfy({ $0 == size }) { fixedBatch = size }
         for input in inputs {
             let shape = try inputShape(input)
             guard let count = ONNXTensors.product(shape), count <= limit - total else {
@@ -559,8 +567,9 @@ struct ONNXGraphReader {
         var units = try self.units(node.input(0), "the input", node)
         let requested = try integers(node.input(1), "the shape", node)
         let allowZero = try node.int("allowzero", default: 0) != 0
-        guard let shape = Self.reshaped(units.shape, count: units.units.count, to: requested, allowZero: allowZero) else {
-            throw node.fail("the shape \(requested) does not keep the batch dimension first and the \(units.units.count) values of each row (input shape \(Self.unitsShape(units.shape))); bpc keeps one sample per row")
+        guard let shape = Self.reshaped(units.shape, count: units.units.count, to: requested, allowZero: allowZero, fixedBatch: fixedBatch) else {
+            let batch = fixedBatch.map { " (the model's inputs fix the batch at \($0))" } ?? ""
+            throw node.fail("the shape \(requested) does not keep the batch dimension first and the \(units.units.count) values of each row (input shape \(Self.unitsShape(units.shape))\(batch)); bpc keeps one sample per row")
         }
         units.openLayer = openLayer(units, name: node.input(0))
         units.shape = shape
@@ -568,11 +577,12 @@ struct ONNXGraphReader {
     }
 
     /// The shape (without the batch) that Reshape to `requested` gives rows of `shape`, if it
-    /// keeps the batch first: 0 copies the input's dimension, one -1 is inferred.
-    static func reshaped(_ shape: [Int], count: Int, to requested: [Int64], allowZero: Bool) -> [Int]? {
+    /// keeps the batch first: 0 copies the input's dimension, one -1 is inferred, and where the
+    /// inputs fix the batch size, that number is the batch too.
+    static func reshaped(_ shape: [Int], count: Int, to requested: [Int64], allowZero: Bool, fixedBatch: Int64? = nil) -> [Int]? {
         guard requested.count >= 2, requested.filter({ $0 == -1 }).count <= 1 else { return nil }
         let first = requested[0]
-        guard first == -1 || (first == 0 && !allowZero) else { return nil }
+        guard first == -1 || (first == 0 && !allowZero) || (fixedBatch != nil && first == fixedBatch) else { return nil }
         var result: [Int] = []
         var inferred: Int?
         for (offset, size) in requested.dropFirst().enumerated() {

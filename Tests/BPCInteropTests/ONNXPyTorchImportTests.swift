@@ -85,6 +85,39 @@ enum ONNXTestModel {
         try importONNX(onnxFixtures.appendingPathComponent(file).path)
     }
 
+    @Test("a model traced with a fixed batch (inputs [1, 1, 2, 2], Reshape to [1, 4] or [1, -1]) flattens each sample; another batch size is refused with the one the inputs fix")
+    func fixedBatchReshape() throws {
+        func model(batch: Int64, shape: [Int64]) throws -> [UInt8] {
+            var input = ONNXTestModel.info("x", width: 1)
+            var dims: [Onnx_TensorShapeProto.Dimension] = []
+            for size in [batch, 1, 2, 2] as [Int64] {
+                var dim = Onnx_TensorShapeProto.Dimension()
+                dim.dimValue = size
+                dims.append(dim)
+            }
+            input.type.tensorType.shape.dim = dims
+            var proto = try Onnx_ModelProto(serializedBytes: try ONNXTestModel.bytes(
+                [ONNXTestModel.node("Reshape", ["x", "shape"], "flat", name: "node_view"),
+                 ONNXTestModel.node("Gemm", ["flat", "w", "b"], "y", name: "fc")],
+                [ONNXTestModel.tensor("w", [1, 2, 3, 4], dims: [4, 1]), ONNXTestModel.tensor("b", [0.5], dims: [1])]))
+            var shapeTensor = Onnx_TensorProto()
+            shapeTensor.name = "shape"
+            shapeTensor.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
+            shapeTensor.dims = [Int64(shape.count)]
+            shapeTensor.int64Data = shape
+            proto.graph.initializer.append(shapeTensor)
+            proto.graph.input = [input]
+            return try proto.serializedBytes()
+        }
+        for shape in [[1, 4], [1, -1], [-1, 4]] as [[Int64]] {
+            let assembly = try ONNXImporter.assemble(bytes: try model(batch: 1, shape: shape), file: "m.onnx", specPath: "m.yaml", name: "m")
+            let imported = try Model(yaml: assembly.yaml, path: "m.yaml")
+            let expected: Double = 1 - 2 + 1.5 + 8 + 0.5  // x . w + b
+            #expect(try imported.predict([1, -1, 0.5, 2]) == [expected], "\(shape)")
+        }
+        #expect(ONNXTestModel.rejection(try model(batch: 8, shape: [1, 4])).contains("the shape [1, 4] does not keep the batch dimension first and the 4 values of each row (input shape [N, 1, 2, 2] (the model's inputs fix the batch at 8))"))
+    }
+
     @Test("generic node names give way to the weights' module paths: layer0 for 0.weight, fc1 for fc1.weight, layers_0 for layers.0.weight")
     func layersAreNamedAfterWeights() throws {
         let external = try Self.fixture("torch_external_data.onnx")
