@@ -214,25 +214,50 @@ struct GraphBuilder {
         for (column, unit) in plan.inputUnits.enumerated() { location[Int(unit)] = (inputs, column) }
     }
 
-    /// The units of one depth and one activation, in unit order; groups by depth, then by
-    /// their first unit.
+    /// The units computed together, in unit order; groups by depth, then by their first unit.
+    ///
+    /// Units of one depth and one activation are split by the set of units they read: two or
+    /// more units reading the same sources are a dense group (one Gemm), so that two branches
+    /// of one depth (`a(x) + b(z)`) stay two layers, readable and importable. The units left
+    /// alone (each reading sources no other unit reads) form one group, gathered and summed
+    /// together, so a sparse DAG costs a few nodes per depth, not a few per unit.
     static func groups(of plan: Plan) -> [[Int]] {
         let depths = plan.topologicalDepths()
         var index: [GroupKey: Int] = [:]
-        var groups: [[Int]] = []
+        var byKey: [[Int]] = []
         for unit in 0..<plan.unitCount where plan.roles[unit] != .input {
-            let key = GroupKey(depth: depths[unit], activation: plan.activations[unit])
+            let sources = plan.fanInSource[Int(plan.fanInStart[unit])..<Int(plan.fanInStart[unit + 1])].map(Int.init).sorted()
+            let key = GroupKey(depth: depths[unit], activation: plan.activations[unit], sources: sources)
             if let existing = index[key] {
-                groups[existing].append(unit)
+                byKey[existing].append(unit)
             } else {
-                index[key] = groups.count
-                groups.append([unit])
+                index[key] = byKey.count
+                byKey.append([unit])
             }
         }
-        return groups.sorted { (depths[$0[0]], $0[0]) < (depths[$1[0]], $1[0]) }
+        var groups: [[Int]] = []
+        var alone: [Alone: Int] = [:]
+        for group in byKey {
+            let key = Alone(depth: depths[group[0]], activation: plan.activations[group[0]])
+            if group.count > 1 {
+                groups.append(group)
+            } else if let existing = alone[key] {
+                groups[existing] += group
+            } else {
+                alone[key] = groups.count
+                groups.append(group)
+            }
+        }
+        return groups.map { $0.sorted() }.sorted { (depths[$0[0]], $0[0]) < (depths[$1[0]], $1[0]) }
     }
 
     private struct GroupKey: Hashable {
+        var depth: Int
+        var activation: Activation
+        var sources: [Int]
+    }
+
+    private struct Alone: Hashable {
         var depth: Int
         var activation: Activation
     }
