@@ -76,7 +76,7 @@ public struct Prediction: Sendable, Equatable {
         }
         let exponentials = logits.map { Loss.softmaxExponential(a: $0, largest: largest) }
         let sum = exponentials.reduce(0, +)
-        return exponentials.map { $0 / sum }
+        return exponentials.map { Loss.softmaxProbability(exponential: $0, sum: sum) }
     }
 }
 

@@ -141,9 +141,10 @@ private struct Generator {
             "Inputs, in order: \(inputs.joined(separator: ", ")).",
             "Outputs, in order: \(outputs.joined(separator: ", ")).",
         ]
-        if plan.loss == .softmaxCrossEntropy {
+        if hasProbabilities {
             // Networks imported from a model that ended in Softmax compute the logits here; say so.
-            header.append("The outputs are softmax cross-entropy's logits a; the class probabilities are p = softmax(a) = e^(a - max a) / sum e^(a - max a), as bpc predict shows them, and the predicted class is the largest a.")
+            let function = dialect == .c ? "\(prefix)_probabilities(out, p)" : "\(prefix).probabilities(_:)"
+            header.append("The outputs are softmax cross-entropy's logits a; the class probabilities are p = softmax(a) = e^(a - max a) / sum e^(a - max a), as bpc predict shows them (\(function) computes them), and the predicted class is the largest a.")
         }
         if let normalization = plan.inputNormalization {
             header.append("Inputs are raw measurements: every function first normalises them, x' = (x - shift) * scale, with the \(normalization.method.rawValue) statistics of the training data.")
@@ -157,6 +158,9 @@ private struct Generator {
                 "\(prefix)_forward(in, out): outputs at the built-in parameters.",
                 "\(prefix)_forward_with(params, in, out): outputs at other parameters (\(prefix.uppercased())_PARAMETERS values).",
             ]
+            if hasProbabilities {
+                header.append("\(prefix)_probabilities(out, p): the class probabilities of outputs out, bit for bit as bpc predict computes them in binary64 (p may be out).")
+            }
             if options.train {
                 header.append("\(prefix)_train_step(params, in, target, learning_rate): one SGD step on one sample; returns its loss.")
             }
@@ -183,6 +187,9 @@ private struct Generator {
             emit("//")
             emit("// \(prefix).forward(input, output) and \(prefix).forward(_:) at the built-in parameters;")
             emit("// \(prefix).forward(parameters:input:output:) at other parameters\(options.train ? "; \(prefix).trainStep(parameters:input:target:learningRate:) one SGD step, returning the loss" : "").")
+            if hasProbabilities {
+                emit("// \(prefix).probabilities(outputs, p) and \(prefix).probabilities(_:): the class probabilities of the outputs, bit for bit as bpc predict computes them in binary64.")
+            }
             emit()
             emit("#if canImport(Glibc)")
             emit("import Glibc")
@@ -203,10 +210,17 @@ private struct Generator {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Whether the code gets `probabilities`: softmax cross-entropy's outputs are logits.
+    var hasProbabilities: Bool { plan.loss == .softmaxCrossEntropy && !plan.outputUnits.isEmpty }
+
     mutating func body() {
         constants()
         emit()
         forwardFunctions()
+        if hasProbabilities {
+            emit()
+            probabilitiesFunctions()
+        }
         if options.train {
             emit()
             trainFunction()
@@ -368,6 +382,62 @@ private struct Generator {
                 g.emit("var output = [\(g.real)](repeating: 0, count: outputCount)")
                 g.emit("input.withUnsafeBufferPointer { i in output.withUnsafeMutableBufferPointer { o in forward(i.baseAddress!, o.baseAddress!) } }")
                 g.emit("return output")
+            }
+        }
+    }
+
+    /// `probabilities(out, p)`: `Prediction.softmax` (what `bpc predict` shows) operation for
+    /// operation, so binary64 results are its bits. The running maximum starts at the first
+    /// logit and takes a later one only when it is larger, as `Array.max()` does (NaN included);
+    /// an infinite largest logit is the limit, its classes sharing probability 1; otherwise
+    /// p_o = e^(a_o - max) / sum, with the exponentials added from 0 in output order. The
+    /// exponential and the quotient are the loss's definitions (`Loss.softmaxExponential`,
+    /// `Loss.softmaxProbability`), rendered. Each p[o] is written after out[o] and every out[k]
+    /// for k < o has been read, so p may be out.
+    mutating func probabilitiesFunctions() {
+        typealias E = FormulaExpression
+        let count = dialect == .c ? "\(prefix.uppercased())_OUTPUTS" : "outputCount"
+        let infinity = dialect == .c ? "INFINITY" : ".infinity"
+        let exponential = Loss.softmaxExponential(a: E.name("out[o]"), largest: E.name("largest")).assignment(to: "p[o]", math)
+        let probability = Loss.softmaxProbability(exponential: E.name("p[o]"), sum: E.name("sum")).assignment(to: "p[o]", math)
+        if dialect == .swift {
+            emit("/// The class probabilities of outputs `out` (`outputCount` logits), written to `p` (which may")
+            emit("/// be `out`): softmax(out), bit for bit as bpc predict computes it in binary64.")
+        } else {
+            emit("/* The class probabilities of outputs out, written to p (which may be out): softmax(out), bit for bit as bpc predict computes it in binary64. */")
+        }
+        function("probabilities", returns: nil, parameters: [.reals("out", mutable: false), .reals("p", mutable: true)], isPublic: true) { g in
+            g.emit(g.declare("largest", "out[0]"))
+            g.emit(g.declare("sum", g.math.literal(0)))
+            if g.dialect == .c { g.emit("int o;") }
+            g.loop("o", from: "1", to: count, declared: true) { g in
+                g.emit("if (out[o] > largest) { largest = out[o]; }")
+            }
+            g.block("if (largest == \(infinity))") { g in
+                g.emit(g.dialect == .c ? "/* The limit: the classes of infinite logits share probability 1. */" : "// The limit: the classes of infinite logits share probability 1.")
+                g.emit(g.declare("top", g.math.literal(0)))
+                g.loop("o", to: count, declared: true) { g in
+                    g.emit("if (out[o] == largest) { top += \(g.math.literal(1)); }")
+                }
+                g.loop("o", to: count, declared: true) { g in
+                    g.emit("p[o] = out[o] == largest ? \(g.math.literal(1)) / top : \(g.math.literal(0));")
+                }
+                g.emit(g.dialect == .c ? "return;" : "return")
+            }
+            g.loop("o", to: count, declared: true) { g in
+                g.emit(exponential)
+                g.emit((E.name("sum") + E.name("p[o]")).assignment(to: "sum", g.math))
+            }
+            g.loop("o", to: count, declared: true) { g in g.emit(probability) }
+        }
+        if dialect == .swift {
+            emit()
+            emit("/// The class probabilities of `outputs` (allocates the result).")
+            block("public static func probabilities(_ outputs: [\(real)]) -> [\(real)]") { g in
+                g.emit("precondition(outputs.count == outputCount, \"\(g.prefix).probabilities: expected \\(outputCount) outputs\")")
+                g.emit("var p = [\(g.real)](repeating: 0, count: outputCount)")
+                g.emit("outputs.withUnsafeBufferPointer { o in p.withUnsafeMutableBufferPointer { q in probabilities(o.baseAddress!, q.baseAddress!) } }")
+                g.emit("return p")
             }
         }
     }

@@ -171,11 +171,16 @@ extension Loss {
         V.select(t != 0, loss + t * (logSumExp - a), loss)
     }
 
+    /// p_o = e_o / sum_k e_k: the class probability from the shifted exponentials
+    /// (`softmaxExponential`) and their sum; the generated code's `probabilities` renders it.
+    @inlinable @inline(__always)
+    public static func softmaxProbability<V: FormulaValue>(exponential e: V, sum: V) -> V { e / sum }
+
     /// dE/da_o = p_o sum(t) - t_o with p_o = e_o / sum: p_o - t_o for one-hot targets, and exact
     /// for targets that do not sum to one.
     @inlinable @inline(__always)
     public static func softmaxDelta<V: FormulaValue>(exponential e: V, sum: V, targetSum: V, target t: V) -> V {
-        e / sum * targetSum - t
+        softmaxProbability(exponential: e, sum: sum) * targetSum - t
     }
 }
 
