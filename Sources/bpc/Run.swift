@@ -102,17 +102,17 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        // Data files are never overwritten; --save may replace the spec itself (saving the
-        // trained network in place), the drawings and checkpoints may not.
-        let dataFiles = [data, testData].compactMap { $0 }
+        // No output replaces an input: not the spec (whose comments the saved spec would lose),
+        // its data files, or the checkpoint resumed from (which --checkpoint may update).
+        let inputs = [spec] + [data, testData].compactMap { $0 }
         if let save {
-            try checkWritable(save, besides: dataFiles + (resume.map { [$0] } ?? []))
+            try checkWritable(save, besides: inputs + (resume.map { [$0] } ?? []))
             if !save.hasSuffix(".json") && ModelSource(path: spec).isPlan {
                 printError("\(save): error: a plan file has no spec to write back; save to a path ending in .json")
                 throw ExitCode(1)
             }
         }
-        for path in [plotPath, reportPath, checkpoint].compactMap({ $0 }) { try checkWritable(path, besides: [spec] + dataFiles) }
+        for path in [plotPath, reportPath, checkpoint].compactMap({ $0 }) { try checkWritable(path, besides: inputs) }
         let resumed = try resume.map(readCheckpoint)
         let overrides = TrainingOverrides(epochs: epochs, learningRate: learningRate, batchSize: batchSize, seed: seed)
         var model = try loadModel(spec, limits: limits.limits, overrides: overrides, loadsData: true)

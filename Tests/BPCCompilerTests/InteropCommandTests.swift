@@ -151,7 +151,7 @@ struct InteropCommandTests {
         }
     }
 
-    @Test("no command writes over the file it reads: import, export, compile and predict refuse -o naming their input, under any name")
+    @Test("no command writes over the file it reads: import, export, compile, predict and run refuse an output naming their input, under any name")
     func outputIsNotTheInput() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -169,6 +169,8 @@ struct InteropCommandTests {
             ["compile", spec.path, "-o", spec.path],
             ["emit", "c", spec.path, "-o", spec.path],
             ["predict", spec.path, "--csv", csv.path, "-o", csv.path],
+            ["run", spec.path, "--save", spec.path, "--quiet"],
+            ["run", spec.path, "--checkpoint", csv.path, "--data", csv.path],
         ]
         for arguments in attempts {
             let result = try bpc(arguments, in: folder)
