@@ -216,7 +216,7 @@ private struct FANNNetwork {
                     log.error("neuron \(index) (layer \(layer)) has no inputs; FANN runs such a neuron as a constant 1, which bpc does not import", in: file, at: neuron.position)
                     continue
                 }
-                guard let (bpc, factor) = Self.activation(neuron, index: index, file: file, log: &log) else { continue }
+                guard let (bpc, factor) = Self.activation(neuron, index: index, shortcut: isShortcut, file: file, log: &log) else { continue }
                 if let activation, activation.bpc != bpc {
                     log.error("neuron \(index) uses \(FANNImporter.activationNames[neuron.activationCode]) but neuron \(activation.first) of the same layer uses \(FANNImporter.activationNames[activation.code]); bpc gives all units of a layer one activation",
                               in: file, at: neuron.position)
@@ -271,7 +271,10 @@ private struct FANNNetwork {
 
     /// bpc's activation for a neuron's FANN activation, and the factor that turns FANN's
     /// steepness into the factor folded into the weights.
-    private static func activation(_ neuron: Neuron, index: Int, file: String, log: inout DiagnosticLog) -> (Activation, Double)? {
+    /// - Parameter shortcut: whether the network is a shortcut one, as cascade training makes
+    ///   them (whose default candidates are the activations bpc lacks: the message says how to
+    ///   train with the ones it has).
+    private static func activation(_ neuron: Neuron, index: Int, shortcut: Bool, file: String, log: inout DiagnosticLog) -> (Activation, Double)? {
         guard neuron.steepness >= 0 else {
             // fann_run clamps s * sum to ±150/s, which for s < 0 makes the neuron a constant.
             log.error("neuron \(index) has a negative steepness, with which FANN's neuron outputs a constant", in: file, at: neuron.position)
@@ -282,7 +285,8 @@ private struct FANNNetwork {
         case 3: return (.sigmoid, 2)
         case 5: return (.tanh, 1)
         case let code where code < FANNImporter.activationNames.count:
-            log.error("neuron \(index) uses \(FANNImporter.activationNames[code]), which bpc has no activation for (bpc imports FANN_LINEAR, FANN_SIGMOID and FANN_SIGMOID_SYMMETRIC)",
+            let cascade = shortcut ? "; for a network trained by cascade, limit the candidates with fann_set_cascade_activation_functions to FANN_SIGMOID and FANN_SIGMOID_SYMMETRIC" : ""
+            log.error("neuron \(index) uses \(FANNImporter.activationNames[code]), which bpc has no activation for (bpc imports FANN_LINEAR, FANN_SIGMOID and FANN_SIGMOID_SYMMETRIC)\(cascade)",
                       in: file, at: neuron.position)
         case let code:
             log.error("neuron \(index) has activation_function \(code), which is not one of FANN's (0 to \(FANNImporter.activationNames.count - 1))",

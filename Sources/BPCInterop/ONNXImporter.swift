@@ -1110,9 +1110,11 @@ struct ONNXGraphReader {
             let end = first + segments[index].count
             let inside = ranges.filter { $0.start >= first && $0.end <= end }
             guard inside.first?.start == first, inside.last?.end == end else { continue }
-            if inside.count == 1, Self.isNumber(inside[0].name) {
+            if inside.count == 1, Self.isNumber(inside[0].name) || (softmaxOutputs.contains(inside[0].name) && Self.namesSoftmax(inside[0].name)) {
                 // PyTorch's TorchScript exporter names an output without output_names by a
-                // number (`23`), which says less than the layer's name (`layer6`, not `u23`).
+                // number (`23`), which says less than the layer's name (`layer6`, not `u23`);
+                // its dynamo exporter names it after the last op (`softmax`), which would call
+                // the group of logits "softmax".
             } else if inside.count == 1 {
                 segments[index].name = inside[0].name
             } else if let base = Self.memberBase(inside[0].name, index: 0),
@@ -1120,6 +1122,12 @@ struct ONNXGraphReader {
                 segments[index].name = base
             }
         }
+    }
+
+    /// Whether an output's name is only the name of the (log-)softmax that made it.
+    static func namesSoftmax(_ name: String) -> Bool {
+        let plain = name.lowercased().filter { $0.isLetter }
+        return plain == "softmax" || plain == "logsoftmax"
     }
 
     /// `sources` cut into the runs that are each a whole group in order, when it is made of

@@ -147,6 +147,16 @@ struct FANNOracleTests {
     }
 
     /// Edits one fixture's text and returns the import's errors.
+    @Test func aCascadeNetworkWithAnActivationBpcLacksSaysHowToTrainItWithOnesBpcHas() throws {
+        let found = try errors(editing: "shortcut.net") { $0.replacingFirst("(3, 5, 5.0", with: "(3, 7, 5.0") }
+        #expect(found.count == 1)
+        #expect(found.first?.message.contains("neuron 3 uses FANN_GAUSSIAN") == true)
+        #expect(found.first?.message.hasSuffix("limit the candidates with fann_set_cascade_activation_functions to FANN_SIGMOID and FANN_SIGMOID_SYMMETRIC") == true,
+                "\(found)")
+        let standard = try errors(editing: "standard.net") { $0.replacingFirst("(3, 3, 5.0", with: "(3, 7, 5.0") }
+        #expect(standard.allSatisfy { !$0.message.contains("cascade") })
+    }
+
     private func errors(editing file: String, _ edit: (String) -> String) throws -> [Diagnostic] {
         let text = edit(try String(contentsOf: fixtures.appendingPathComponent(file), encoding: .utf8))
         do {

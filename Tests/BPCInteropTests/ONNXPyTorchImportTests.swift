@@ -132,6 +132,10 @@ enum ONNXTestModel {
         #expect(normalised.assembly.spec.units.map(\.name.value) == ["onnx_Gemm_0", "layer0", "layer3", "layer6"])
         #expect(normalised.model.inputNames == (0..<4).map { "onnx_Gemm_0[\($0)]" })
         #expect(normalised.model.outputNames == ["layer6[0]", "layer6[1]"])
+        // The dynamo exporter names a LogSoftmax's output `log_softmax`; the group holds the
+        // logits, so it takes its layer's name.
+        let logSoftmax = try Self.fixture("torch_log_softmax.onnx")
+        #expect(logSoftmax.assembly.spec.units.last?.name.value == "layer2")
     }
 
     @Test("module paths become group names", arguments: [
