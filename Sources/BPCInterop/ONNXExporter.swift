@@ -60,6 +60,10 @@ public enum ONNXExporter {
 
     /// The serialized model (`.onnx` bytes).
     public static func model(of plan: Plan, options: ONNXExportOptions = ONNXExportOptions()) throws(ExportFailure) -> [UInt8] {
+        // A spec always has inputs; a plan file written by hand need not.
+        guard !plan.inputUnits.isEmpty else {
+            throw ExportFailure("the network has no input units, and an ONNX model computes its outputs from at least one input")
+        }
         let model = modelProto(of: plan, options: options)
         do {
             return try model.serializedBytes()
@@ -81,6 +85,20 @@ public enum ONNXExporter {
     /// unit, else `inputs` / `outputs`. The probabilities output is `probabilities`, or, if that
     /// is taken, the first of `probabilities_2`, `probabilities_3`, ... that is not.
     public static func interfaceNames(of plan: Plan, packed: Bool) -> InterfaceNames {
+        // Every unit's name and group name is taken: a fallback or the probabilities output
+        // never names what a unit's tensor is called.
+        var taken = Set(plan.unitNames)
+        for name in plan.unitNames { if let bracket = name.firstIndex(of: "[") { taken.insert(String(name[..<bracket])) } }
+        func unused(_ candidate: String) -> String {
+            var name = candidate
+            var suffix = 2
+            while taken.contains(name) {
+                name = "\(candidate)_\(suffix)"
+                suffix += 1
+            }
+            taken.insert(name)
+            return name
+        }
         func names(_ units: [Int32], fallback: String) -> [String] {
             let unitNames = units.map { plan.unitNames[Int($0)] }
             guard packed else { return unitNames }
@@ -89,25 +107,17 @@ public enum ONNXExporter {
                 let group = String(first[..<bracket])
                 if unitNames.enumerated().allSatisfy({ $0.element == "\(group)[\($0.offset)]" }) { return [group] }
             }
-            return [fallback]
+            return [unused(fallback)]
         }
         var interface = InterfaceNames(inputs: names(plan.inputUnits, fallback: "inputs"),
                                        outputs: names(plan.outputUnits, fallback: "outputs"))
-        if plan.loss == .softmaxCrossEntropy {
-            let taken = Set(plan.unitNames).union(interface.inputs).union(interface.outputs)
-            var candidate = "probabilities"
-            var suffix = 2
-            while taken.contains(candidate) {
-                candidate = "probabilities_\(suffix)"
-                suffix += 1
-            }
-            interface.probabilities = candidate
-        }
+        if plan.loss == .softmaxCrossEntropy { interface.probabilities = unused("probabilities") }
         return interface
     }
 
     static func modelProto(of plan: Plan, options: ONNXExportOptions) -> Onnx_ModelProto {
-        var graph = GraphBuilder(precision: options.precision, interface: interfaceNames(of: plan, packed: options.packed))
+        let interface = interfaceNames(of: plan, packed: options.packed)
+        var graph = GraphBuilder(precision: options.precision, interface: interface)
         graph.lower(plan)
 
         var model = Onnx_ModelProto()
@@ -123,7 +133,7 @@ public enum ONNXExporter {
         model.opsetImport = [opset]
         model.graph = graph.graph
         model.graph.name = plan.name
-        model.metadataProps = metadata(of: plan, options: options).map { key, value in
+        model.metadataProps = metadata(of: plan, options: options, interface: interface).map { key, value in
             var entry = Onnx_StringStringEntryProto()
             entry.key = key
             entry.value = value
@@ -133,7 +143,7 @@ public enum ONNXExporter {
     }
 
     /// What the plan knows that ONNX's graph does not say, as (key, value) pairs.
-    static func metadata(of plan: Plan, options: ONNXExportOptions) -> [(String, String)] {
+    static func metadata(of plan: Plan, options: ONNXExportOptions, interface: InterfaceNames) -> [(String, String)] {
         var entries: [(String, String)] = [
             ("bpc.plan_format", "\(Plan.formatVersion)"),
             ("bpc.name", plan.name),
@@ -142,7 +152,7 @@ public enum ONNXExporter {
             ("bpc.inputs", plan.inputUnits.map { plan.unitNames[Int($0)] }.joined(separator: ",")),
             ("bpc.outputs", plan.outputUnits.map { plan.unitNames[Int($0)] }.joined(separator: ",")),
         ]
-        if let probabilities = interfaceNames(of: plan, packed: options.packed).probabilities {
+        if let probabilities = interface.probabilities {
             entries.append(("bpc.probabilities", probabilities))
         }
         entries.append(("bpc.layout", options.packed ? "packed" : "units"))
@@ -504,25 +514,27 @@ struct GraphBuilder {
 
     /// An initializer of the model's element type.
     private mutating func constant(_ name: String, _ values: [Double], dims: [Int64]) -> String {
-        var tensor = Onnx_TensorProto()
-        tensor.name = "bpc/\(name)#\(graph.initializer.count)"
-        tensor.dataType = elementType
-        tensor.dims = dims
-        if precision == .double { tensor.doubleData = values } else { tensor.floatData = values.map { Float($0) } }
-        graph.initializer.append(tensor)
-        return tensor.name
+        let double = precision == .double
+        return initializer(name, dims: dims, type: elementType) { tensor in
+            if double { tensor.doubleData = values } else { tensor.floatData = values.map { Float($0) } }
+        }
     }
 
     private mutating func scalar(_ name: String, _ value: Double) -> String {
         constant(name, [value], dims: [])
     }
 
+    /// An initializer of indices or shapes.
     private mutating func int64Constant(_ name: String, _ values: [Int64], dims: [Int64]) -> String {
+        initializer(name, dims: dims, type: Int32(Onnx_TensorProto.DataType.int64.rawValue)) { $0.int64Data = values }
+    }
+
+    private mutating func initializer(_ name: String, dims: [Int64], type: Int32, fill: (inout Onnx_TensorProto) -> Void) -> String {
         var tensor = Onnx_TensorProto()
         tensor.name = "bpc/\(name)#\(graph.initializer.count)"
-        tensor.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
+        tensor.dataType = type
         tensor.dims = dims
-        tensor.int64Data = values
+        fill(&tensor)
         graph.initializer.append(tensor)
         return tensor.name
     }

@@ -3,7 +3,7 @@ import BPCSpec
 
 /// Why a foreign network could not be read: every problem found, each with the file and, where
 /// the format has lines (FANN), the line and column; binary formats (ONNX) name the node, its
-/// op type or the byte offset in the message instead.
+/// op type, or the initializer, in the message instead.
 public struct ImportFailure: Error, Sendable, CustomStringConvertible {
     public var diagnostics: [Diagnostic]
 
@@ -25,7 +25,12 @@ public struct ImportFailure: Error, Sendable, CustomStringConvertible {
 /// and the written YAML is parsed again (with real positions) before anyone uses it.
 public struct SpecAssembly {
     public private(set) var spec: ModelSpec
-    private var usedNames: Set<String> = []
+    /// Each group's size, by name: what an edge entry checks to write a whole group by its
+    /// name, in constant time (an import may have a million groups).
+    private var groupSizes: [String: Int] = [:]
+    /// The next suffix to try for a suggested name, so that a million layers all called `fc`
+    /// are named in linear time.
+    private var nextSuffix: [String: Int] = [:]
     /// Groups of one declared as a plain unit (`addGroup(single: true)`).
     private var singleUnits: Set<String> = []
 
@@ -64,21 +69,8 @@ public struct SpecAssembly {
             }
         }
         spec.units.append(unit)
+        groupSizes[name] = count
         return name
-    }
-
-    /// Changes the activation of a group added earlier (an importer learns a layer's activation
-    /// only when it reaches the node that applies it).
-    public mutating func setActivation(_ activation: Activation, ofGroup name: String) {
-        guard let index = spec.units.firstIndex(where: { $0.name.value == name }) else { return }
-        spec.units[index].activation = activation == .identity ? nil : Located(activation, at: .startOfFile)
-    }
-
-    /// Sets the biases of a group added earlier (one per member, or nil for none).
-    public mutating func setBiases(_ biases: [Double]?, ofGroup name: String) {
-        guard let index = spec.units.firstIndex(where: { $0.name.value == name }) else { return }
-        let single = singleUnits.contains(name)
-        spec.units[index].bias = biases.map { Located(single ? .value($0[0]) : .values($0), at: .startOfFile) }
     }
 
     /// One edge entry: every pair of `from` x `to` in from-major order, with one weight each
@@ -117,8 +109,7 @@ public struct SpecAssembly {
         // A whole group in order is written as the group's name, which keeps the spec readable.
         if let first = members.first, members.allSatisfy({ $0.group == first.group }),
            members.enumerated().allSatisfy({ $0.offset == $0.element.index }),
-           singleUnits.contains(first.group) ? members.count == 1
-               : spec.units.first(where: { $0.name.value == first.group })?.count?.value == members.count {
+           groupSizes[first.group] == members.count {
             return .one(UnitReference(name: first.group, member: nil, position: .startOfFile))
         }
         let list = members.map {
@@ -142,12 +133,12 @@ public struct SpecAssembly {
         if base.isEmpty { base = "u" }
         if let first = base.unicodeScalars.first, ("0"..."9").contains(first) { base = "u" + base }
         var name = base
-        var suffix = 2
-        while usedNames.contains(name) || ScalarValue(plain: name) != .string(name) {
+        var suffix = nextSuffix[base] ?? 2
+        while groupSizes[name] != nil || ScalarValue(plain: name) != .string(name) {
             name = "\(base)_\(suffix)"
             suffix += 1
         }
-        usedNames.insert(name)
+        if name != base { nextSuffix[base] = suffix }
         return name
     }
 }

@@ -55,7 +55,8 @@ import Testing
                 let values = try #require(outputs[name], "\(variant): no \(name) output")
                 for (row, prediction) in predictions.enumerated() {
                     let probabilities = try #require(prediction.probabilities)
-                    #expect(zip(values[row], probabilities).allSatisfy { close($0, $1) }, "\(variant) row \(row): \(values[row]) vs \(probabilities)")
+                    #expect(values[row].count == probabilities.count && zip(values[row], probabilities).allSatisfy { close($0, $1) },
+                            "\(variant) row \(row): \(values[row]) vs \(probabilities)")
                 }
             }
         }
@@ -102,7 +103,8 @@ import Testing
     func tiedParameters() throws {
         let model = try Model(yaml: Self.tiedSpec, path: "siamese.yaml")
         try Self.expectOnnxruntimeAgrees(model, label: "siamese", rows: [[0.5, -1], [3, 40], [-60, 0]])
-        let metadata = Dictionary(uniqueKeysWithValues: ONNXExporter.metadata(of: model.plan, options: ONNXExportOptions()))
+        let metadata = Dictionary(uniqueKeysWithValues: ONNXExporter.metadata(
+            of: model.plan, options: ONNXExportOptions(), interface: ONNXExporter.interfaceNames(of: model.plan, packed: false)))
         #expect(metadata["bpc.tied"] == "x1->h1=x2->h2;h1.bias=h2.bias")
         #expect(metadata["bpc.probabilities"] == "probabilities_2")
     }
@@ -152,5 +154,34 @@ import Testing
                         "\(precision): \(got) vs \(want)")
             }
         }
+    }
+
+    @Test("packed names never meet a unit's name: a fallback or the probabilities output takes a suffix instead")
+    func packedNamesAreDistinct() throws {
+        let model = try Model(yaml: """
+            bpc: 1
+            units:
+              - {name: a, role: input}
+              - {name: b, role: input}
+              - {name: inputs, role: output, activation: identity}
+              - {name: probabilities, role: output, activation: identity}
+            edges:
+              - {from: [a, b], to: [inputs, probabilities]}
+            loss: softmax_cross_entropy
+            """, path: "names.yaml")
+        let interface = ONNXExporter.interfaceNames(of: model.plan, packed: true)
+        #expect(interface.inputs == ["inputs_2"])
+        #expect(interface.outputs == ["outputs"])
+        #expect(interface.probabilities == "probabilities_2")
+        let proto = ONNXExporter.modelProto(of: model.plan, options: ONNXExportOptions(packed: true))
+        let names = proto.graph.input.map(\.name) + proto.graph.output.map(\.name)
+        #expect(names == ["inputs_2", "outputs", "probabilities_2"])
+    }
+
+    @Test("a plan without input units is refused rather than written as an invalid model")
+    func noInputs() throws {
+        var plan = try Model(contentsOf: packageRoot.appendingPathComponent("specs/xor.yaml").path).plan
+        plan.inputUnits = []
+        #expect(throws: ExportFailure.self) { try ONNXExporter.model(of: plan) }
     }
 }

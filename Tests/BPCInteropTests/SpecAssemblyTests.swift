@@ -6,8 +6,7 @@ import Testing
     @Test func anAssembledSpecIsWrittenAsYAMLThatCompilesToTheSameNetwork() throws {
         var assembly = SpecAssembly(path: "assembled.yaml", name: "assembled", description: "two layers")
         let input = assembly.addGroup(suggestedName: "input", role: .input, count: 2, activation: .identity, biases: nil)
-        let hidden = assembly.addGroup(suggestedName: "/fc1/Gemm", role: .hidden, count: 3, activation: .identity, biases: [0.5, -0.25, 1])
-        assembly.setActivation(.tanh, ofGroup: hidden)
+        let hidden = assembly.addGroup(suggestedName: "/fc1/Gemm", role: .hidden, count: 3, activation: .tanh, biases: [0.5, -0.25, 1])
         let output = assembly.addGroup(suggestedName: "output", role: .output, count: 1, activation: .sigmoid, biases: [0.125])
         assembly.addEdges(from: SpecAssembly.members(of: input, count: 2), to: SpecAssembly.members(of: hidden, count: 3),
                           weights: [1, 2, 3, 4, 5, 6])
@@ -34,5 +33,21 @@ import Testing
         #expect(names == ["h", "h_2", "u0", "a_b", "true_2", "u", "tat"])
         #expect(Set(names).count == names.count)
         for name in names { #expect(UnitReference.isIdentifier(name)) }
+    }
+
+    /// Twenty thousand groups suggested under one name (a deep chain a hostile model can ask
+    /// for): with a lookup per group this took minutes; the test has no clock, but it would.
+    @Test func twentyThousandGroupsOfOneNameGetDistinctNamesAndWholeGroupReferences() {
+        var assembly = SpecAssembly(path: "many.yaml", name: nil, description: nil)
+        var previous = assembly.addGroup(suggestedName: "x", role: .input, count: 1, activation: .identity, biases: nil, single: true)
+        for _ in 0..<20_000 {
+            let next = assembly.addGroup(suggestedName: "fc", role: .hidden, count: 1, activation: .relu, biases: nil)
+            assembly.addEdges(from: SpecAssembly.members(of: previous, count: 1), to: SpecAssembly.members(of: next, count: 1), weights: [1])
+            previous = next
+        }
+        #expect(assembly.spec.units.count == 20_001)
+        #expect(assembly.spec.units.last?.name.value == "fc_20000")
+        #expect(Set(assembly.spec.units.map(\.name.value)).count == 20_001)
+        #expect(assembly.yaml.contains("  - {from: fc_19999, to: fc_20000, weight: 1.0}\n"))
     }
 }
