@@ -48,9 +48,9 @@ extension Model {
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw ImportFailure(file: path, "not a FANN network file: the file is not text (UTF-8)")
             }
-            (assembly, warnings) = try FANNImporter.assemble(text: text, file: path, specPath: specPath, name: name)
+            (assembly, warnings) = try FANNImporter.assemble(text: text, file: path, specPath: specPath, name: name, limits: limits)
         case .onnx:
-            assembly = try ONNXImporter.assemble(bytes: bytes, file: path, specPath: specPath, name: name)
+            assembly = try ONNXImporter.assemble(bytes: bytes, file: path, specPath: specPath, name: name, limits: limits)
         }
         // The spec says where it came from and what it lacks to be trained further (the file
         // name without the characters YAML reads as line breaks, which would end the comment).

@@ -16,10 +16,13 @@ import BPCSpec
 /// rounds every weight once.
 public enum FANNImporter {
     /// Reads a FANN network file's text into a spec assembly; warnings (e.g. inexact steepness folding) are returned too.
-    public static func assemble(text: String, file: String, specPath: String, name: String) throws(ImportFailure) -> (assembly: SpecAssembly, warnings: [Diagnostic]) {
+    /// - Parameter limits: the spec's limits; a network with more units than `maxUnits` is
+    ///   refused before anything is built for its layers, as a spec with that many would be.
+    public static func assemble(text: String, file: String, specPath: String, name: String,
+                                limits: Limits = Limits()) throws(ImportFailure) -> (assembly: SpecAssembly, warnings: [Diagnostic]) {
         var log = DiagnosticLog()
         let source = FANNNetworkFile(text: text, file: file, log: &log)
-        guard !log.hasErrors, let network = FANNNetwork(source, log: &log), !log.hasErrors else {
+        guard !log.hasErrors, let network = FANNNetwork(source, limits: limits, log: &log), !log.hasErrors else {
             throw ImportFailure(log.sorted())
         }
         let assembly = network.assembly(specPath: specPath, name: name, log: &log)
@@ -62,7 +65,7 @@ private struct FANNNetwork {
     let neurons: [Neuron]
     let connections: [Connection]
 
-    init?(_ source: FANNNetworkFile, log: inout DiagnosticLog) {
+    init?(_ source: FANNNetworkFile, limits: Limits, log: inout DiagnosticLog) {
         self.source = source
         let file = source.file
         guard let layersEntry = source.required("num_layers", log: &log),
@@ -118,6 +121,14 @@ private struct FANNNetwork {
             starts.append(total)
         }
         layerStarts = starts
+        // Every neuron but the bias neurons (the input layer's, and each layer's in a standard
+        // network) is a unit.
+        let unitTotal = starts[starts.count - 1] - (isShortcut ? 1 : sizes.count)
+        guard unitTotal <= limits.maxUnits else {
+            log.error("layer_sizes add up to \(unitTotal) units (not counting bias neurons); \(Limits.advice(limits.maxUnits, .maxUnits))",
+                      in: file, at: source.position(sizesEntry.value.lowerBound))
+            return nil
+        }
 
         guard let neuronTuples = source.tuples(neuronsEntry, arity: 3, "neuron (num_inputs, activation_function, activation_steepness)", log: &log),
               let connectionTuples = source.tuples(connectionsEntry, arity: 2, "connection (connected_to_neuron, weight)", log: &log)
@@ -261,8 +272,8 @@ private struct FANNNetwork {
             groups.append(assembly.addGroup(
                 suggestedName: isOutput ? "output" : "hidden\(layer)", role: isOutput ? .output : .hidden,
                 count: layerUnits.count, activation: layerActivations[layer], biases: biases))
-            for sourceLayer in 0..<layer {
-                addEdges(into: layer, from: sourceLayer, units: layerUnits, groups: groups, assembly: &assembly)
+            for (sourceLayer, inputs) in inputsBySourceLayer(layerUnits) {
+                addEdges(into: layer, from: sourceLayer, inputs: inputs, unitCount: layerUnits.count, groups: groups, assembly: &assembly)
             }
         }
         assembly.setLoss(layerActivations[outputLayer] == .sigmoid ? .binaryCrossEntropy : .halfSquaredError)
@@ -301,7 +312,7 @@ private struct FANNNetwork {
         let neuron = neurons[index]
         // A power of two scales exactly (unless the product leaves the normal range, which the
         // division below detects); anything else rounds.
-        var unit = Unit(isExact: k == 0 || (k.isNormal && k.significandBitPattern == 0))
+        var unit = Unit(isExact: k == 0 || TextChecks.isPowerOfTwo(k))
         var seen: Set<Int> = []
         var valid = true
         for (j, connection) in connections[neuron.firstConnection..<(neuron.firstConnection + neuron.inputCount)].enumerated() {
@@ -341,24 +352,51 @@ private struct FANNNetwork {
         return valid ? unit : nil
     }
 
-    /// One dense entry when every unit of `layer` takes every unit of `sourceLayer`; else one
-    /// entry per unit, listing the sources it has.
-    private func addEdges(into layer: Int, from sourceLayer: Int, units: [Unit], groups: [String], assembly: inout SpecAssembly) {
-        let sourceRange = layerStarts[sourceLayer]..<(layerStarts[sourceLayer] + unitCount(sourceLayer))
-        let perUnit = units.map { $0.inputs.filter { sourceRange.contains($0.source) } }
-        let member = { (neuron: Int) in SpecAssembly.Member(group: groups[sourceLayer], index: neuron - sourceRange.lowerBound) }
-        if perUnit.allSatisfy({ $0.count == sourceRange.count }) {
-            var weights = [Double](repeating: 0, count: sourceRange.count * units.count)
-            for (t, inputs) in perUnit.enumerated() {
-                for input in inputs { weights[(input.source - sourceRange.lowerBound) * units.count + t] = input.weight }
+    /// One layer's inputs, bucketed by the layer they come from, earliest first: only the
+    /// layers that feed it, so the work is proportional to its connections. Visiting every
+    /// earlier layer instead would make a shortcut network of many small layers quadratic
+    /// (200,000 one-neuron layers in a 4 MB file would be 2e10 pairs).
+    private func inputsBySourceLayer(_ units: [Unit]) -> [(sourceLayer: Int, inputs: [SourceInput])] {
+        var buckets: [Int: [SourceInput]] = [:]
+        for (t, unit) in units.enumerated() {
+            for input in unit.inputs {
+                buckets[layer(of: input.source), default: []].append(SourceInput(target: t, source: input.source, weight: input.weight))
             }
-            assembly.addEdges(from: SpecAssembly.members(of: groups[sourceLayer], count: sourceRange.count),
-                              to: SpecAssembly.members(of: groups[layer], count: units.count), weights: weights)
+        }
+        return buckets.keys.sorted().map { ($0, buckets[$0] ?? []) }
+    }
+
+    /// A connection into member `target` of a layer, from neuron `source` of an earlier one.
+    private struct SourceInput {
+        var target: Int
+        var source: Int
+        var weight: Double
+    }
+
+    /// One dense entry when every unit of `layer` takes every unit of `sourceLayer`; else one
+    /// entry per unit, listing the sources it has. `inputs` are that pair's connections in
+    /// target order (each unit's in the file's order); a unit takes a source at most once (see
+    /// `unit`), so as many connections as pairs means every pair.
+    private func addEdges(into layer: Int, from sourceLayer: Int, inputs: [SourceInput], unitCount count: Int,
+                          groups: [String], assembly: inout SpecAssembly) {
+        let first = layerStarts[sourceLayer]
+        let sourceCount = unitCount(sourceLayer)
+        if inputs.count == sourceCount * count {
+            var weights = [Double](repeating: 0, count: sourceCount * count)
+            for input in inputs { weights[(input.source - first) * count + input.target] = input.weight }
+            assembly.addEdges(from: SpecAssembly.members(of: groups[sourceLayer], count: sourceCount),
+                              to: SpecAssembly.members(of: groups[layer], count: count), weights: weights)
             return
         }
-        for (t, inputs) in perUnit.enumerated() where !inputs.isEmpty {
-            assembly.addEdges(from: inputs.map { member($0.source) }, to: [SpecAssembly.Member(group: groups[layer], index: t)],
-                              weights: inputs.map(\.weight))
+        var start = 0
+        while start < inputs.count {
+            let target = inputs[start].target
+            var end = start + 1
+            while end < inputs.count && inputs[end].target == target { end += 1 }
+            let run = inputs[start..<end]
+            assembly.addEdges(from: run.map { SpecAssembly.Member(group: groups[sourceLayer], index: $0.source - first) },
+                              to: [SpecAssembly.Member(group: groups[layer], index: target)], weights: run.map(\.weight))
+            start = end
         }
     }
 

@@ -108,7 +108,7 @@ struct FANNNetworkFile {
     /// A count or code: decimal digits only, as FANN writes them with %u.
     func integer(_ range: Range<Int>, _ what: String, log: inout DiagnosticLog) -> Int? {
         let token = bytes[range]
-        if !token.isEmpty, token.count <= 18, token.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
+        if !token.isEmpty, token.count <= 18, TextChecks.allDigits(token) {
             return token.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
         }
         log.error("\(what) must be a whole number below 10^18, not '\(text(range))'", in: file, at: position(range.lowerBound))
@@ -119,7 +119,7 @@ struct FANNNetworkFile {
     /// numbers too large for a Double are rejected, since no network FANN runs has them.
     func real(_ range: Range<Int>, _ what: String, log: inout DiagnosticLog) -> Double? {
         let allowed = { (byte: UInt8) in
-            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
+            TextChecks.isDigit(byte) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
                 || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
         }
         if !range.isEmpty, range.count <= 64, bytes[range].allSatisfy(allowed),

@@ -29,9 +29,10 @@ extension ONNXGraphReader {
         let count = x.units.count
         var parameters: [[Double]] = []
         for (position, role) in ["scale", "B", "input_mean", "input_var"].enumerated() {
-            let tensor = try reals(node.input(position + 1), role, node)
-            guard tensor.dims == [count] else {
-                throw node.fail("\(role) has shape \(tensor.dims); BatchNormalization of [N, \(count)] needs [\(count)]")
+            let tensor = try reals(node.input(position + 1), role, node) { (tensor: ONNXTensor) throws(ImportFailure) in
+                guard tensor.dims == [count] else {
+                    throw node.fail("\(role) has shape \(tensor.dims); BatchNormalization of [N, \(count)] needs [\(count)]")
+                }
             }
             parameters.append(tensor.values)
         }

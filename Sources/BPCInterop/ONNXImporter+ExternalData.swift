@@ -1,3 +1,4 @@
+import BPCSpec
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -27,9 +28,10 @@ enum ONNXExternalData {
     }
 
     /// The `byteCount` bytes `proto` keeps in its external file; `origin` names the tensor and
-    /// `node` the node using it in every message, together with the data file.
+    /// `node` the node using it in every message, together with the data file. `budget`, when
+    /// given, is charged before anything is allocated.
     static func read(_ proto: Onnx_TensorProto, origin: String, byteCount: Int, type: String, dims: [Int],
-                     node: ONNXNode) throws(ImportFailure) -> [UInt8] {
+                     node: ONNXNode, budget: ONNXExternalBudget?) throws(ImportFailure) -> [UInt8] {
         let reference = try self.reference(proto, origin: origin, node: node)
         let location = reference.location
         let what = "\(origin) keeps its data in '\(location)' (external data)"
@@ -53,6 +55,7 @@ enum ONNXExternalData {
         guard byteCount <= size - reference.offset else {
             throw node.fail("\(what): its dims \(dims) of \(type) need \(byteCount) bytes from the offset \(reference.offset), but the file has \(size - reference.offset) there (\(size) bytes)")
         }
+        try budget?.spend(byteCount, on: origin, what: what, node: node)
         var failure: Int32 = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: byteCount) { buffer, initialized in
             initialized = 0
@@ -90,7 +93,7 @@ enum ONNXExternalData {
         }
         func number(_ key: String) throws(ImportFailure) -> Int? {
             guard let text = entries[key] else { return nil }
-            guard !text.isEmpty, text.count <= 18, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+            guard !text.isEmpty, text.count <= 18, TextChecks.allDigits(text.utf8),
                   let value = Int(text) else {
                 throw node.fail("\(origin) keeps its data in '\(location)' (external data) with the \(key) '\(text)', which is not a byte count")
             }
@@ -133,5 +136,33 @@ enum ONNXExternalData {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+}
+
+/// The bytes of external data an import may read, `Limits.maxFileSize` in all: the model file
+/// itself is bounded by that limit, and its data files, which it only names, must be too, or a
+/// small model could make the importer read (and hold) a file of any size.
+///
+/// A class, so that the reader's non-mutating lookups can charge it; each tensor is charged
+/// once, however many nodes (or probes) decode it.
+final class ONNXExternalBudget {
+    let limit: Int
+    private(set) var spent = 0
+    private var charged: Set<String> = []
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Charges `byteCount` bytes for the tensor `origin` (unless it was charged before), or
+    /// refuses them when the total would pass the limit; `what` names the tensor and its file.
+    func spend(_ byteCount: Int, on origin: String, what: String, node: ONNXNode) throws(ImportFailure) {
+        guard !charged.contains(origin) else { return }
+        guard byteCount <= limit - spent else {
+            let earlier = spent > 0 ? " (with the \(spent) bytes of external data read before it)" : ""
+            throw node.fail("\(what): its \(byteCount) bytes\(earlier) are more external data than bpc reads; \(Limits.advice(limit, .maxFileSize))")
+        }
+        spent += byteCount
+        charged.insert(origin)
     }
 }

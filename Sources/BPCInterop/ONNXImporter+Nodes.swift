@@ -72,15 +72,14 @@ struct ONNXNode {
         if let scoped, !isGeneric(scoped) { return scoped }
         if let weight, let module = Self.modulePath(ofWeight: weight) { return module }
         guard let scoped else { return nil }
-        return scoped.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } ? "layer" + scoped : scoped
+        return TextChecks.allDigits(scoped.utf8) ? "layer" + scoped : scoped
     }
 
     /// Whether `name` (a node's name or its module's) only repeats what the graph says anyway:
     /// the dynamo exporter's `node_...` and `n3`, an op type with a number (`Gemm_3`, `MatMul2`),
     /// a bare number (a `Sequential`'s module `0`).
     func isGeneric(_ name: String) -> Bool {
-        let digits = UInt8(ascii: "0")...UInt8(ascii: "9")
-        func isNumber(_ text: Substring) -> Bool { text.utf8.allSatisfy { digits.contains($0) } }
+        func isNumber(_ text: Substring) -> Bool { TextChecks.allDigits(text.utf8) }
         if name.isEmpty || name.hasPrefix("node_") || isNumber(name[...]) { return true }
         if name.hasPrefix("n"), name.count > 1, isNumber(name.dropFirst()) { return true }
         guard name.lowercased().hasPrefix(opType.lowercased()), !opType.isEmpty else { return false }
@@ -94,8 +93,8 @@ struct ONNXNode {
         let components = weight.split(separator: ".", omittingEmptySubsequences: false)
         guard components.count >= 2, components.last == "weight", !components.dropLast().contains(where: \.isEmpty) else { return nil }
         let path = components.dropLast().joined(separator: "_")
-        guard let first = path.unicodeScalars.first else { return nil }
-        return ("0"..."9").contains(first) ? "layer" + path : path
+        guard let first = path.utf8.first else { return nil }
+        return TextChecks.isDigit(first) ? "layer" + path : path
     }
 
     private static func range(_ range: ClosedRange<Int>) -> String {
@@ -113,14 +112,21 @@ struct ONNXTensor {
     var values: [Double] = []
     var integers: [Int64] = []
 
+    /// Whether a tensor of `dims` broadcasts to [N, shape...] without changing it: what
+    /// `broadcast(to:)` needs, known from the dims alone, so it is checked before the values
+    /// are read.
+    static func broadcasts(_ dims: [Int], to shape: [Int]) -> Bool {
+        let full = [1] + shape
+        guard dims.count <= full.count else { return false }
+        return zip(dims, full.suffix(dims.count)).allSatisfy { $0 == 1 || $0 == $1 }
+    }
+
     /// The values this tensor gives each of `shape`'s positions (row-major) when added to a
     /// value of shape [N, shape...] by ONNX's broadcasting, if the sum keeps that shape (the
     /// batch dimension is matched by a 1, so every row gets the same values).
     func broadcast(to shape: [Int]) -> [Double]? {
         let full = [1] + shape
-        guard dims.count <= full.count, let count = ONNXTensors.product(shape) else { return nil }
-        let aligned = Array(full.suffix(dims.count))
-        guard zip(dims, aligned).allSatisfy({ $0 == 1 || $0 == $1 }) else { return nil }
+        guard Self.broadcasts(dims, to: shape), let count = ONNXTensors.product(shape) else { return nil }
         // The tensor's stride for each of `full`'s axes: 0 where it is broadcast (or absent).
         var strides = [Int](repeating: 0, count: full.count)
         var step = 1
@@ -145,7 +151,13 @@ enum ONNXTensors {
     /// Decodes `proto` (named `origin` in messages, for `node`), checking that its data is in
     /// the file, or in the external data file next to it (`ONNXExternalData`), and matches its
     /// dims and type before anything is allocated for it.
-    static func decode(_ proto: Onnx_TensorProto, origin: String, node: ONNXNode) throws(ImportFailure) -> ONNXTensor {
+    /// - Parameters:
+    ///   - budget: what external data may still be read (nil for a probe of one value).
+    ///   - check: the user's check of the tensor's dims and type (given a tensor without its
+    ///     values), run before its data is read: a shape the node cannot use is refused with
+    ///     the node's message, not after reading (and allocating) data of the wrong size.
+    static func decode(_ proto: Onnx_TensorProto, origin: String, node: ONNXNode, budget: ONNXExternalBudget? = nil,
+                       check: (ONNXTensor) throws(ImportFailure) -> Void = { _ in }) throws(ImportFailure) -> ONNXTensor {
         guard !proto.hasSegment else { throw node.fail("\(origin) is a segment of a tensor, which is not supported") }
         guard proto.dims.allSatisfy({ $0 >= 0 }), let count = product(proto.dims.map { Int($0) }) else {
             throw node.fail("\(origin) has impossible dims \(proto.dims)")
@@ -168,6 +180,8 @@ enum ONNXTensors {
         case .int32?: proto.int32Data.count
         default: proto.int64Data.count
         }
+        var tensor = ONNXTensor(dims: dims, isReal: type != .int64 && type != .int32, isInt32: type == .int32)
+        try check(tensor)
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: size)
         let bytes: [UInt8]
         if proto.dataLocation == .external || !proto.externalData.isEmpty {
@@ -175,7 +189,8 @@ enum ONNXTensors {
                 throw node.fail("\(origin) has both external data and data in the model")
             }
             guard !overflow else { throw node.fail("\(origin) has impossible dims \(proto.dims)") }
-            bytes = try ONNXExternalData.read(proto, origin: origin, byteCount: byteCount, type: typeName(proto.dataType), dims: dims, node: node)
+            bytes = try ONNXExternalData.read(proto, origin: origin, byteCount: byteCount, type: typeName(proto.dataType), dims: dims,
+                                              node: node, budget: budget)
         } else {
             bytes = [UInt8](proto.rawData)
             if !bytes.isEmpty {
@@ -187,7 +202,6 @@ enum ONNXTensors {
                 throw node.fail("\(origin) holds \(typed) values, but its dims \(dims) need \(count)")
             }
         }
-        var tensor = ONNXTensor(dims: dims, isReal: type != .int64 && type != .int32, isInt32: type == .int32)
         if bytes.isEmpty {
             switch type {
             case .float?: tensor.values = proto.floatData.map { Double($0) }

@@ -35,7 +35,11 @@ public enum ONNXImporter {
     ///     external data are read from files in its folder (see `ONNXExternalData`).
     ///   - specPath: the file the spec will be written to.
     ///   - name: the spec's name.
-    public static func assemble(bytes: [UInt8], file: String, specPath: String, name: String) throws(ImportFailure) -> SpecAssembly {
+    ///   - limits: the spec's limits, which bound the import too: `maxUnits` the units of its
+    ///     inputs, layers, concatenations and gathers, `maxFileSize` the bytes read from
+    ///     external data files (a small model can name a data file of any size).
+    public static func assemble(bytes: [UInt8], file: String, specPath: String, name: String,
+                                limits: Limits = Limits()) throws(ImportFailure) -> SpecAssembly {
         guard !bytes.isEmpty else {
             throw ImportFailure(file: file, "the file is empty; an ONNX model is a protobuf ModelProto")
         }
@@ -47,7 +51,7 @@ public enum ONNXImporter {
             // case, which tells the user nothing the sentence does not.
             throw ImportFailure(file: file, "not an ONNX model: the file is not a protobuf ModelProto (truncated or corrupt, or another format)")
         }
-        var reader = try ONNXGraphReader(model: model, file: file)
+        var reader = try ONNXGraphReader(model: model, file: file, limits: limits)
         try reader.readNodes()
         return try reader.assemble(specPath: specPath, name: name)
     }
@@ -147,10 +151,15 @@ struct ONNXGraphReader {
     /// the spec's limit, so that a small file cannot make the reader allocate without bound
     /// (one Gather of a million indices used by a thousand nodes).
     var unitBudget = 0
+    let limits: Limits
+    /// The external data read so far, bounded by `limits.maxFileSize`.
+    let externalBudget: ONNXExternalBudget
 
-    init(model: Onnx_ModelProto, file: String) throws(ImportFailure) {
+    init(model: Onnx_ModelProto, file: String, limits: Limits = Limits()) throws(ImportFailure) {
         self.file = file
         self.model = model
+        self.limits = limits
+        externalBudget = ONNXExternalBudget(limit: limits.maxFileSize)
         graph = model.graph
         guard model.hasGraph else { throw ImportFailure(file: file, "the model has no graph") }
         let standard = model.opsetImport.filter { $0.domain.isEmpty || $0.domain == "ai.onnx" }
@@ -207,7 +216,7 @@ struct ONNXGraphReader {
     private mutating func readInputs(_ inputs: [Onnx_ValueInfoProto]) throws(ImportFailure) {
         var shapes: [[Int]] = []
         var total = 0
-        let limit = Limits().maxUnits
+        let limit = limits.maxUnits
         let batches = inputs.map { input -> Int64? in
             guard case .tensorType(let tensor)? = input.type.value, case .dimValue(let size)? = tensor.shape.dim.first?.value, size > 0 else { return nil }
             return size
@@ -216,7 +225,7 @@ struct ONNXGraphReader {
         for input in inputs {
             let shape = try inputShape(input)
             guard let count = ONNXTensors.product(shape), count <= limit - total else {
-                throw ImportFailure(file: file, "the graph input '\(input.name)' of shape \(Self.unitsShape(shape)) has more than \(limit) units\(total > 0 ? " with the inputs before it" : "")")
+                throw ImportFailure(file: file, "the graph input '\(input.name)' of shape \(Self.unitsShape(shape)) has more than \(limit) units\(total > 0 ? " with the inputs before it" : ""); \(Limits.advice(limit, .maxUnits))")
             }
             total += count
             shapes.append(shape)
@@ -618,14 +627,17 @@ struct ONNXGraphReader {
         let transB = try node.int("transB", default: 0) != 0
         guard alpha.isFinite, beta.isFinite else { throw node.fail("alpha and beta must be finite") }
         let a = try units(node.input(0), "A", node)
-        let b = try reals(node.input(1), "B", node)
-        guard a.shape.count == 1, b.dims.count == 2 else {
-            throw node.fail("A has shape \(Self.unitsShape(a.shape)) and B \(b.dims); Gemm multiplies [N, K] by a matrix")
+        let b = try reals(node.input(1), "B", node) { (b: ONNXTensor) throws(ImportFailure) in
+            guard a.shape.count == 1, b.dims.count == 2 else {
+                throw node.fail("A has shape \(Self.unitsShape(a.shape)) and B \(b.dims); Gemm multiplies [N, K] by a matrix")
+            }
+            let (k, m) = transB ? (b.dims[1], b.dims[0]) : (b.dims[0], b.dims[1])
+            guard k == a.units.count, m > 0 else {
+                throw node.fail("B has shape \(b.dims)\(transB ? " (transposed)" : "") but A has \(a.units.count) values per row")
+            }
         }
+        try checkDistinct(a.units, node)
         let (k, m) = transB ? (b.dims[1], b.dims[0]) : (b.dims[0], b.dims[1])
-        guard k == a.units.count, m > 0 else {
-            throw node.fail("B has shape \(b.dims)\(transB ? " (transposed)" : "") but A has \(a.units.count) values per row")
-        }
         let rowLength = b.dims[1]
         var weights = [Double](repeating: 0, count: k * m)
         for f in 0..<k {
@@ -633,10 +645,11 @@ struct ONNXGraphReader {
         }
         var biases: [Double]?
         if node.node.input.count == 3, !node.node.input[2].isEmpty {
-            let c = try reals(node.node.input[2], "C", node)
-            guard let broadcast = c.broadcast(to: [m]) else {
-                throw node.fail("C has shape \(c.dims), which does not broadcast to one bias per output [1, \(m)]")
+            let fail = { (c: ONNXTensor) in node.fail("C has shape \(c.dims), which does not broadcast to one bias per output [1, \(m)]") }
+            let c = try reals(node.node.input[2], "C", node) { (c: ONNXTensor) throws(ImportFailure) in
+                guard ONNXTensor.broadcasts(c.dims, to: [m]) else { throw fail(c) }
             }
+            guard let broadcast = c.broadcast(to: [m]) else { throw fail(c) }
             biases = broadcast.map { beta * $0 }
         }
         // Products of binary64 weights (DOUBLE models) can overflow.
@@ -649,10 +662,12 @@ struct ONNXGraphReader {
     private mutating func readMatMul(_ node: ONNXNode) throws(ImportFailure) {
         try node.check(inputs: 2...2, outputs: 1...1, attributes: [])
         let a = try units(node.input(0), "A", node)
-        let b = try reals(node.input(1), "B", node)
-        guard a.shape.count == 1, b.dims.count == 2, b.dims[0] == a.units.count, b.dims[1] > 0 else {
-            throw node.fail("A has shape \(Self.unitsShape(a.shape)) and B \(b.dims); bpc imports MatMul of [N, K] by a [K, M] matrix")
+        let b = try reals(node.input(1), "B", node) { (b: ONNXTensor) throws(ImportFailure) in
+            guard a.shape.count == 1, b.dims.count == 2, b.dims[0] == a.units.count, b.dims[1] > 0 else {
+                throw node.fail("A has shape \(Self.unitsShape(a.shape)) and B \(b.dims); bpc imports MatMul of [N, K] by a [K, M] matrix")
+            }
         }
+        try checkDistinct(a.units, node)
         try addLayer(node, count: b.dims[1], dense: (a.units, b.values), biases: nil, weight: node.input(1))
     }
 
@@ -674,10 +689,8 @@ struct ONNXGraphReader {
             for (index, unit) in y.units.enumerated() { layers[layer].addSingle(from: unit, to: index, weight: subtract ? -1 : 1) }
         case (.units(let x), .constant), (.constant, .units(let x)):
             let side = if case .units = operands[0] { 1 } else { 0 }
-            let constant = try reals(names[side], side == 0 ? "A" : "B", node)
-            guard var bias = constant.broadcast(to: x.shape) else {
-                throw node.fail("the constant of shape \(constant.dims) does not broadcast to the units' shape \(Self.unitsShape(x.shape)) without changing it")
-            }
+            let constant = try broadcastConstant(names[side], side == 0 ? "A" : "B", to: x, node)
+            guard var bias = constant.broadcast(to: x.shape) else { throw broadcastFailure(constant, to: x, node) }
             let negated = subtract && side == 0
             if subtract && side == 1 { bias = bias.map { -$0 } }
             if !negated, let open = openLayer(x, name: names[1 - side]) {
@@ -720,10 +733,8 @@ struct ONNXGraphReader {
         case (.constant, .constant):
             throw node.fail("it \(divide ? "divides" : "multiplies") two constants; bpc does not fold constants (simplify the model first, e.g. with onnxsim)")
         }
-        let constant = try reals(names[side], side == 0 ? "A" : "B", node)
-        guard var factors = constant.broadcast(to: x.shape) else {
-            throw node.fail("the constant of shape \(constant.dims) does not broadcast to the units' shape \(Self.unitsShape(x.shape)) without changing it")
-        }
+        let constant = try broadcastConstant(names[side], side == 0 ? "A" : "B", to: x, node)
+        guard var factors = constant.broadcast(to: x.shape) else { throw broadcastFailure(constant, to: x, node) }
         if divide {
             if let bad = factors.firstIndex(where: { !Self.hasExactReciprocal($0) }) {
                 throw node.fail("dividing by \(factors[bad]) is not exactly a multiplication (its reciprocal rounds); bpc imports Div only by powers of two: multiply by the reciprocal in the model instead")
@@ -734,10 +745,22 @@ struct ONNXGraphReader {
         for (index, unit) in x.units.enumerated() { layers[layer].addSingle(from: unit, to: index, weight: factors[index]) }
     }
 
+    /// The constant operand of an elementwise node on `x`, refused before its values are read
+    /// unless it broadcasts to `x`'s shape without changing it.
+    private func broadcastConstant(_ name: String, _ role: String, to x: ONNXUnits, _ node: ONNXNode) throws(ImportFailure) -> ONNXTensor {
+        try reals(name, role, node) { (constant: ONNXTensor) throws(ImportFailure) in
+            guard ONNXTensor.broadcasts(constant.dims, to: x.shape) else { throw broadcastFailure(constant, to: x, node) }
+        }
+    }
+
+    private func broadcastFailure(_ constant: ONNXTensor, to x: ONNXUnits, _ node: ONNXNode) -> ImportFailure {
+        node.fail("the constant of shape \(constant.dims) does not broadcast to the units' shape \(Self.unitsShape(x.shape)) without changing it")
+    }
+
     /// Whether 1 / c is exact: c and 1 / c are both normal powers of two.
     static func hasExactReciprocal(_ c: Double) -> Bool {
         let reciprocal = 1 / c
-        return c.isNormal && c.significandBitPattern == 0 && reciprocal.isNormal && reciprocal.significandBitPattern == 0
+        return TextChecks.isPowerOfTwo(c) && TextChecks.isPowerOfTwo(reciprocal)
     }
 
     /// Concat along axis 1 of [N, k] values: the units side by side, no new units.
@@ -773,9 +796,11 @@ struct ONNXGraphReader {
         guard x.shape.count == 1, axis == 1 || axis == -1 else {
             throw node.fail("axis \(axis) over data of shape \(Self.unitsShape(x.shape)) is not supported; bpc imports Gather along axis 1 of [N, k] units (the same units of every sample)")
         }
-        let indices = try self.tensor(node.input(1), "the indices", node)
-        guard !indices.isReal, indices.dims.count == 1, !indices.integers.isEmpty else {
-            throw node.fail("the indices ('\(node.input(1))') must be a non-empty 1-D INT64 or INT32 tensor; bpc selects a list of units")
+        let indices = try self.tensor(node.input(1), "the indices", node) { (indices: ONNXTensor) throws(ImportFailure) in
+            guard !indices.isReal, indices.dims.count == 1, indices.dims[0] > 0 else {
+                throw node.fail("the indices ('\(node.input(1))') must be a non-empty 1-D INT64 or INT32 tensor; bpc selects a list of units")
+            }
+            try checkBudget(indices.dims[0], node)
         }
         try spend(indices.integers.count, node)
         let count = Int64(x.units.count)
@@ -793,11 +818,17 @@ struct ONNXGraphReader {
 
     /// Counts `count` more units against the budget (see `unitBudget`).
     private mutating func spend(_ count: Int, _ node: ONNXNode) throws(ImportFailure) {
-        let limit = Limits().maxUnits
-        guard count <= limit - unitBudget else {
-            throw node.fail("the model needs more than \(limit) units (in its layers, concatenations and gathers)")
-        }
+        try checkBudget(count, node)
         unitBudget += count
+    }
+
+    /// Refuses `count` more units when they would pass `limits.maxUnits`; without counting
+    /// them, so that it can run before a tensor's values are read.
+    private func checkBudget(_ count: Int, _ node: ONNXNode) throws(ImportFailure) {
+        let limit = limits.maxUnits
+        guard count <= limit - unitBudget else {
+            throw node.fail("the model needs more than \(limit) units (in its layers, concatenations and gathers); \(Limits.advice(limit, .maxUnits))")
+        }
     }
 
     private mutating func readActivation(_ node: ONNXNode, _ activation: Activation, attributes: Set<String> = []) throws(ImportFailure) {
@@ -854,18 +885,25 @@ struct ONNXGraphReader {
         return units
     }
 
-    func tensor(_ name: String, _ role: String, _ node: ONNXNode) throws(ImportFailure) -> ONNXTensor {
+    /// The constant `name`, decoded; `check` sees its dims and type first (see
+    /// `ONNXTensors.decode`), so a shape the node cannot use is refused before its data is read.
+    func tensor(_ name: String, _ role: String, _ node: ONNXNode,
+                check: (ONNXTensor) throws(ImportFailure) -> Void = { _ in }) throws(ImportFailure) -> ONNXTensor {
         guard case .constant(let proto, let origin) = try value(name, node) else {
             throw node.fail("\(role) ('\(name)') is computed from the input; bpc needs an initializer or a Constant there (fixed weights)")
         }
-        return try ONNXTensors.decode(proto, origin: origin, node: node)
+        return try ONNXTensors.decode(proto, origin: origin, node: node, budget: externalBudget, check: check)
     }
 
-    /// A tensor of weights: floating-point, and finite (a bpc weight is a number).
-    func reals(_ name: String, _ role: String, _ node: ONNXNode) throws(ImportFailure) -> ONNXTensor {
-        let tensor = try self.tensor(name, role, node)
-        guard tensor.isReal else {
-            throw node.fail("\(role) ('\(name)') holds integers; bpc reads FLOAT or DOUBLE weights")
+    /// A tensor of weights: floating-point, and finite (a bpc weight is a number); `check`
+    /// sees its dims before its values are read.
+    func reals(_ name: String, _ role: String, _ node: ONNXNode,
+               check: (ONNXTensor) throws(ImportFailure) -> Void = { _ in }) throws(ImportFailure) -> ONNXTensor {
+        let tensor = try self.tensor(name, role, node) { (header: ONNXTensor) throws(ImportFailure) in
+            guard header.isReal else {
+                throw node.fail("\(role) ('\(name)') holds integers; bpc reads FLOAT or DOUBLE weights")
+            }
+            try check(header)
         }
         if let bad = tensor.values.firstIndex(where: { !$0.isFinite }) {
             throw node.fail("\(role) ('\(name)') holds \(tensor.values[bad]) at index \(bad); bpc weights are finite")
@@ -874,11 +912,11 @@ struct ONNXGraphReader {
     }
 
     private func integers(_ name: String, _ role: String, _ node: ONNXNode) throws(ImportFailure) -> [Int64] {
-        let tensor = try self.tensor(name, role, node)
-        guard !tensor.isReal, !tensor.isInt32, tensor.dims.count == 1 else {
-            throw node.fail("\(role) ('\(name)') must be a 1-D INT64 tensor")
-        }
-        return tensor.integers
+        try self.tensor(name, role, node) { (header: ONNXTensor) throws(ImportFailure) in
+            guard !header.isReal, !header.isInt32, header.dims.count == 1 else {
+                throw node.fail("\(role) ('\(name)') must be a 1-D INT64 tensor")
+            }
+        }.integers
     }
 
     /// The value itself, still open to a bias and an activation when it was the only handle on
@@ -893,6 +931,19 @@ struct ONNXGraphReader {
     /// The layer `units` (the value named `name`) can still change, if any.
     func openLayer(_ units: ONNXUnits, name: String) -> Int? {
         consumers[name, default: 0] == 1 ? units.openLayer : nil
+    }
+
+    /// Refuses the sources of a dense layer that list a unit twice (`MatMul(Concat(x, x), W)`,
+    /// `Gather(x, [0, 0])` before a Gemm): a spec has one edge per pair of units, and summing
+    /// the two rows' weights would compute (w1 + w2) z, which rounds differently from
+    /// onnxruntime's w1 z + w2 z, so the graph is refused rather than imported inexactly.
+    private func checkDistinct(_ sources: [ONNXUnit], _ node: ONNXNode) throws(ImportFailure) {
+        var seen: Set<ONNXUnit> = []
+        seen.reserveCapacity(sources.count)
+        for unit in sources where !seen.insert(unit).inserted {
+            let layer = layers[unit.layer]
+            throw node.fail("it reads the unit \(layer.name)[\(unit.index)] twice (a repeated column of A, as Concat(x, x) or Gather(x, [0, 0]) makes); bpc has one edge per pair of units, and summing the column's two weights would round differently from the graph: remove the repeat from the model and sum its weights there")
+        }
     }
 
     /// Appends a layer named after `node` (or, when the node's name is generic, after the
@@ -1161,7 +1212,7 @@ struct ONNXGraphReader {
 
     /// Whether `name` is a non-empty run of decimal digits.
     static func isNumber(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        !name.isEmpty && TextChecks.allDigits(name.utf8)
     }
 
     static func quotedList(_ names: [String]) -> String { names.map { "'\($0)'" }.joined(separator: ", ") }
