@@ -202,63 +202,66 @@ extension YAMLEventReader {
     /// Iterative, so its stack use does not depend on the input; depth is bounded by the
     /// reader's limit.
     func readNode() throws(ParseAborted) -> YAMLNode {
-        // keys: the mapping's keys for the duplicate check, built only once a mapping has more
-        // than a few entries (a linear scan is cheaper below that; a set keeps large ones linear).
-        var stack: [(node: YAMLNode, pendingKey: Located<String>?, keys: Set<String>?)] = []
+        var stack: [OpenCollection] = []
         while true {
             let event = try next()
             var completed: YAMLNode
             switch event.kind {
             case .scalar:
                 completed = YAMLNode(content: .scalar(event.value, isQuoted: event.isQuoted, tag: event.tag), start: event.start)
-            case .sequenceStart:
-                stack.append((YAMLNode(content: .sequence([]), start: event.start), nil, nil))
-                continue
-            case .mappingStart:
-                stack.append((YAMLNode(content: .mapping([]), start: event.start), nil, nil))
+            case .sequenceStart, .mappingStart:
+                stack.append(OpenCollection(isSequence: event.kind == .sequenceStart, start: event.start))
                 continue
             case .sequenceEnd, .mappingEnd:
                 guard let finished = stack.popLast() else {
                     error("unexpected end of a collection", at: event.start)
                     throw ParseAborted()
                 }
-                completed = finished.node
+                completed = YAMLNode(content: finished.isSequence ? .sequence(finished.items) : .mapping(finished.pairs), start: finished.start)
             default:
                 error("unexpected document boundary", at: event.start)
                 throw ParseAborted()
             }
             guard !stack.isEmpty else { return completed }
             let top = stack.count - 1
-            switch stack[top].node.content {
-            case .sequence(var items):
-                stack[top].node.content = .sequence([])
-                items.append(completed)
-                stack[top].node.content = .sequence(items)
-            case .mapping(var pairs):
-                if let key = stack[top].pendingKey {
-                    stack[top].pendingKey = nil
-                    stack[top].node.content = .mapping([])
-                    pairs.append((key, completed))
-                    stack[top].node.content = .mapping(pairs)
-                } else {
-                    let key = mappingKey(completed)
-                    let duplicate: Bool
-                    if pairs.count < 8 {
-                        duplicate = pairs.contains { $0.key.value == key.value }
-                    } else {
-                        var keys = stack[top].keys ?? Set(pairs.map(\.key.value))
-                        stack[top].keys = nil  // one reference, so the insert does not copy
-                        duplicate = !keys.insert(key.value).inserted
-                        stack[top].keys = keys
-                    }
-                    if duplicate {
-                        error("duplicate key '\(key.value)'", at: key.position)
-                    }
-                    stack[top].pendingKey = key
+            if stack[top].isSequence {
+                stack[top].items.append(completed)
+            } else if let key = stack[top].pendingKey {
+                stack[top].pendingKey = nil
+                stack[top].pairs.append((key, completed))
+            } else {
+                let key = mappingKey(completed)
+                if stack[top].isDuplicate(key.value) {
+                    error("duplicate key '\(key.value)'", at: key.position)
                 }
-            case .scalar:
-                break
+                stack[top].pendingKey = key
             }
+        }
+    }
+
+    /// A collection `readNode` is inside of. Its entries grow here, outside the `YAMLNode`
+    /// they end up in: appending to an array held in an enum's payload copied it on every
+    /// append, which made a list of n numbers (an imported layer's weights) cost n^2.
+    private struct OpenCollection {
+        var isSequence: Bool
+        var start: SourcePosition
+        var items: [YAMLNode] = []
+        var pairs: [(key: Located<String>, value: YAMLNode)] = []
+        var pendingKey: Located<String>?
+        /// The mapping's keys, built only once it has more than a few entries (a linear scan
+        /// is cheaper below that; a set keeps large ones linear).
+        var keys: Set<String>?
+
+        init(isSequence: Bool, start: SourcePosition) {
+            self.isSequence = isSequence
+            self.start = start
+        }
+
+        /// Whether `key` is already a key of this mapping (and remembers it).
+        mutating func isDuplicate(_ key: String) -> Bool {
+            if pairs.count < 8 && keys == nil { return pairs.contains { $0.key.value == key } }
+            if keys == nil { keys = Set(pairs.map(\.key.value)) }
+            return keys?.insert(key).inserted == false
         }
     }
 
