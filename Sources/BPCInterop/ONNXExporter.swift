@@ -103,11 +103,7 @@ public enum ONNXExporter {
             let unitNames = units.map { plan.unitNames[Int($0)] }
             guard packed else { return unitNames }
             if unitNames.count == 1 { return unitNames }
-            if let first = unitNames.first, let bracket = first.firstIndex(of: "[") {
-                let group = String(first[..<bracket])
-                if unitNames.enumerated().allSatisfy({ $0.element == "\(group)[\($0.offset)]" }) { return [group] }
-            }
-            return [unused(fallback)]
+            return [TextChecks.groupName(ofMembers: unitNames) ?? unused(fallback)]
         }
         var interface = InterfaceNames(inputs: names(plan.inputUnits, fallback: "inputs"),
                                        outputs: names(plan.outputUnits, fallback: "outputs"))

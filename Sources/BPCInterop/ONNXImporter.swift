@@ -1168,8 +1168,7 @@ struct ONNXGraphReader {
                 // the group of logits "softmax".
             } else if inside.count == 1 {
                 segments[index].name = inside[0].name
-            } else if let base = Self.memberBase(inside[0].name, index: 0),
-                      inside.enumerated().allSatisfy({ $0.element.name == "\(base)[\($0.offset)]" }) {
+            } else if let base = TextChecks.groupName(ofMembers: inside.map(\.name)) {
                 segments[index].name = base
             }
         }

@@ -13,6 +13,15 @@ enum TextChecks {
         bytes.allSatisfy(isDigit)
     }
 
+    /// `x` when `names` are exactly `x[0]`, `x[1]`, ... in order: bpc's names of a group's
+    /// members, which the exporter writes as one tensor `x` and the importer reads back as the
+    /// group `x`.
+    static func groupName<Names: Collection<String>>(ofMembers names: Names) -> String? {
+        guard let first = names.first, first.hasSuffix("[0]"), first.count > 3 else { return nil }
+        let group = String(first.dropLast(3))
+        return names.enumerated().allSatisfy({ $0.element == "\(group)[\($0.offset)]" }) ? group : nil
+    }
+
     /// Whether `x` is plus or minus a normal power of two: multiplying by it, or by its
     /// reciprocal when that is normal too, only moves the exponent, so it never rounds (unless
     /// the product leaves the normal range).
